@@ -1,0 +1,5 @@
+//! Placeholder family: filled in by its own change.
+
+use crate::commands::CommandSpec;
+
+pub static COMMANDS: &[CommandSpec] = &[];

@@ -1,0 +1,5 @@
+//! Server commands.
+
+use crate::commands::CommandSpec;
+
+pub static COMMANDS: &[CommandSpec] = &[];

@@ -1,0 +1,101 @@
+//! One connection: read, parse a batch, hand it to the executor, write the replies.
+//!
+//! The loop keeps Redis's per-event shape: each read is parsed into as many complete
+//! commands as it holds, the whole batch runs in one executor borrow, and everything the
+//! batch produced is written with one `write` call. Output produced for this client by
+//! others (MONITOR lines, later pub/sub and unblocking) arrives through `Notify`.
+//! A client that keeps more than client-query-buffer-limit unparsed bytes is closed, as Redis
+//! closes it; a protocol error is answered with Redis's message, then the connection closes.
+
+use std::cell::RefCell;
+use std::rc::Rc;
+
+use bytes::BytesMut;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::sync::Notify;
+
+use crate::executor::{After, Executor};
+use crate::protocol::{Batch, RequestParser};
+
+/// Bytes asked of the kernel per read (Redis's PROTO_IOBUF_LEN).
+const READ_CHUNK: usize = 16 * 1024;
+
+/// Serves one accepted connection until it closes.
+pub async fn serve<S>(
+    mut sock: S,
+    exec: Rc<RefCell<Executor>>,
+    key: usize,
+    notify: Rc<Notify>,
+    shutdown: Rc<Notify>,
+) where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    let mut inbuf = BytesMut::with_capacity(READ_CHUNK);
+    let mut outbuf = BytesMut::with_capacity(READ_CHUNK);
+    let mut parser = RequestParser::new();
+    let mut batch = Batch::new();
+    loop {
+        tokio::select! {
+            biased;
+            r = read_some(&mut sock, &mut inbuf) => {
+                let n = match r {
+                    Ok(0) | Err(_) => break,
+                    Ok(n) => n,
+                };
+                let mut ex = exec.borrow_mut();
+                let limits = ex.parser_limits(key);
+                let res = parser.parse(&mut inbuf, &mut batch, &limits);
+                ex.note_input(key, n, inbuf.len());
+                if !batch.is_empty() {
+                    ex.execute(key, &mut batch);
+                }
+                if let Err(e) = res {
+                    ex.protocol_error(key, &e.0);
+                } else if inbuf.len() > ex.query_buffer_limit() {
+                    tracing::warn!("Closing client that reached max query buffer length (qbuf={})", inbuf.len());
+                    ex.state.stats.client_query_buffer_limit_disconnections += 1;
+                    break;
+                }
+            }
+            _ = notify.notified() => {}
+            _ = shutdown.notified() => {
+                // Flush what is pending, then go.
+                let after = exec.borrow_mut().take_output(key, &mut outbuf);
+                if after != After::CloseNow && !outbuf.is_empty() {
+                    let _ = sock.write_all(&outbuf).await;
+                }
+                break;
+            }
+        }
+        let after = exec.borrow_mut().take_output(key, &mut outbuf);
+        if after == After::CloseNow {
+            break;
+        }
+        if !outbuf.is_empty() {
+            if sock.write_all(&outbuf).await.is_err() {
+                break;
+            }
+            outbuf.clear();
+            // Do not let one huge reply pin a huge buffer for the connection's lifetime.
+            if outbuf.capacity() > 4 * 1024 * 1024 {
+                outbuf = BytesMut::with_capacity(READ_CHUNK);
+            }
+        }
+        if after == After::Close {
+            let _ = sock.flush().await;
+            break;
+        }
+    }
+    let _ = sock.shutdown().await;
+    exec.borrow_mut().unregister(key);
+}
+
+async fn read_some<S: AsyncRead + Unpin>(
+    sock: &mut S,
+    buf: &mut BytesMut,
+) -> std::io::Result<usize> {
+    if buf.capacity() - buf.len() < READ_CHUNK / 2 {
+        buf.reserve(READ_CHUNK);
+    }
+    sock.read_buf(buf).await
+}
