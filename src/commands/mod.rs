@@ -319,20 +319,19 @@ impl<'a> Ctx<'a> {
         key: &[u8],
         f: impl FnOnce(Option<&Value>, &mut Reply) -> R,
     ) -> R {
-        let visible = self.expire_if_needed(key);
-        if visible {
-            self.state.stats.keyspace_hits += 1;
-            let clock = self.state.lru_clock();
-            self.state.dbs[self.client.db].touch_lru(key, clock);
-        } else {
-            self.state.stats.keyspace_misses += 1;
-        }
-        let v = if visible {
-            self.state.dbs[self.client.db].get(key).map(|e| &e.value)
-        } else {
-            None
+        let (now, clock, dbi) = (self.state.now_ms, self.state.lru_clock(), self.client.db);
+        let expired = match self.state.dbs[dbi].read_live(key, now, clock) {
+            Ok(v) => {
+                self.state.stats.keyspace_hits += 1;
+                return f(Some(v), &mut self.client.out);
+            }
+            Err(expired) => expired,
         };
-        f(v, &mut self.client.out)
+        if expired {
+            self.expire_if_needed(key);
+        }
+        self.state.stats.keyspace_misses += 1;
+        f(None, &mut self.client.out)
     }
 
     /// Looks a key up without touching stats or LRU (EXISTS-like checks inside writes).

@@ -107,6 +107,20 @@ impl Db {
         self.dict.get_mut(key).map(|e| &mut e.value)
     }
 
+    /// The fast read path: one hash lookup that checks expiry and records the access.
+    /// Returns `Err(true)` when the key is logically expired (the caller decides whether to
+    /// delete it), `Err(false)` when it is missing.
+    pub fn read_live(&mut self, key: &[u8], now: u64, clock: u32) -> Result<&Value, bool> {
+        match self.dict.get_mut(key) {
+            None => Err(false),
+            Some(e) if e.expire_at != 0 && e.expire_at <= now => Err(true),
+            Some(e) => {
+                e.lru = clock;
+                Ok(&e.value)
+            }
+        }
+    }
+
     /// Records an access for OBJECT IDLETIME.
     pub fn touch_lru(&mut self, key: &[u8], clock: u32) {
         if let Some(e) = self.dict.get_mut(key) {

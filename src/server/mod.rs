@@ -333,6 +333,18 @@ async fn serve_forever(
             }
         }));
     }
+    tracing::info!("oO0OoO0OoO0Oo Redis is starting oO0OoO0OoO0Oo");
+    tracing::info!(
+        "Redis version={}, bits=64, commit=00000000, modified=0, pid={}, just started (ferrodis {})",
+        crate::REDIS_VERSION,
+        std::process::id(),
+        crate::VERSION
+    );
+    tracing::info!(
+        "Running mode=standalone, port={}. PID: {}",
+        port,
+        std::process::id()
+    );
     tracing::info!("Server initialized");
     tracing::info!("Ready to accept connections tcp");
 
