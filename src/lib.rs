@@ -2,6 +2,7 @@
 //!
 //! Module map (each file is one concept; tricky modules open with a design essay):
 //!
+//! - [`alloc`]: the counting global allocator behind INFO `used_memory`.
 //! - [`cli`]: the `ferrodis-server` command line (config file, `--directive` overrides).
 //! - [`config`]: the directive table, redis.conf / TOML parsing, CONFIG GET/SET/REWRITE support.
 //! - [`server`]: listeners and accept loops, the connection task, logging, signals, shutdown.
@@ -13,6 +14,7 @@
 
 #![forbid(unsafe_op_in_unsafe_fn)]
 
+pub mod alloc;
 pub mod cli;
 pub mod commands;
 pub mod config;

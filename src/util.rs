@@ -87,12 +87,17 @@ pub fn now_us() -> u64 {
 
 /// Redis's `stringmatchlen`: glob-style matching with `*`, `?`, `[...]` (with `^` and ranges)
 /// and `\` escapes; `nocase` folds ASCII case.
+///
+/// Like Redis, `*` against an empty string does not match (KEYS special-cases a lone `*`), and
+/// a failed `*` expansion stops all longer attempts (`skipLongerMatches`), which keeps patterns
+/// such as `*a*a*a*a*b` linear-ish instead of exponential.
 pub fn glob_match(pattern: &[u8], string: &[u8], nocase: bool) -> bool {
-    glob_impl(pattern, string, nocase, 0)
+    let mut skip_longer = false;
+    glob_impl(pattern, string, nocase, &mut skip_longer, 0)
 }
 
-fn glob_impl(mut p: &[u8], mut s: &[u8], nocase: bool, depth: u32) -> bool {
-    // Redis bounds recursion to avoid stack exhaustion on patterns like "*****...".
+fn glob_impl(mut p: &[u8], mut s: &[u8], nocase: bool, skip_longer: &mut bool, depth: u32) -> bool {
+    // Bound recursion depth so a hostile pattern cannot exhaust the stack.
     if depth > 1000 {
         return false;
     }
@@ -113,11 +118,15 @@ fn glob_impl(mut p: &[u8], mut s: &[u8], nocase: bool, depth: u32) -> bool {
                     return true;
                 }
                 while !s.is_empty() {
-                    if glob_impl(&p[1..], s, nocase, depth + 1) {
+                    if glob_impl(&p[1..], s, nocase, skip_longer, depth + 1) {
                         return true;
+                    }
+                    if *skip_longer {
+                        return false;
                     }
                     s = &s[1..];
                 }
+                *skip_longer = true;
                 return false;
             }
             b'?' => {
@@ -229,7 +238,12 @@ mod tests {
         assert!(glob_match(b"h[ae]llo", b"hallo", false));
         assert!(!glob_match(b"h[^e]llo", b"hello", false));
         assert!(glob_match(b"h[a-b]llo", b"hbllo", false));
-        assert!(glob_match(b"*", b"", false));
+        // Redis's stringmatchlen: a lone '*' does not match the empty string.
+        assert!(!glob_match(b"*", b"", false));
+        assert!(glob_match(b"*", b"x", false));
+        // Pathological pattern terminates quickly thanks to skip-longer-matches.
+        let hay = vec![b'a'; 200];
+        assert!(!glob_match(b"*a*a*a*a*a*a*a*a*a*a*a*a*b", &hay, false));
         assert!(!glob_match(b"a*", b"", false));
         assert!(glob_match(b"H*", b"hello", true));
         assert!(glob_match(b"a\\*", b"a*", false));

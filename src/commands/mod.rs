@@ -19,6 +19,7 @@ pub mod debug;
 pub mod info;
 pub mod introspect;
 pub mod keys;
+pub mod long_double;
 pub mod server;
 pub mod string;
 

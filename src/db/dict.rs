@@ -124,7 +124,7 @@ impl Dict {
 
     /// Looks a key up without moving anything.
     pub fn get(&self, key: &[u8]) -> Option<&Entry> {
-        if self.len() == 0 {
+        if self.is_empty() {
             return None;
         }
         let h = self.hash(key) as usize;
@@ -145,7 +145,7 @@ impl Dict {
 
     /// Looks a key up for modification (and advances an ongoing rehash by one bucket).
     pub fn get_mut(&mut self, key: &[u8]) -> Option<&mut Entry> {
-        if self.len() == 0 {
+        if self.is_empty() {
             return None;
         }
         self.rehash_step();
@@ -181,7 +181,7 @@ impl Dict {
 
     /// Removes a key, returning its entry.
     pub fn remove(&mut self, key: &[u8]) -> Option<Box<Entry>> {
-        if self.len() == 0 {
+        if self.is_empty() {
             return None;
         }
         self.rehash_step();
@@ -318,7 +318,7 @@ impl Dict {
     /// the cursor's bits are incremented from the most significant masked bit down, so
     /// every bucket present for the whole scan is visited even across resizes.
     pub fn scan(&self, cursor: u64, mut f: impl FnMut(&Entry)) -> u64 {
-        if self.len() == 0 {
+        if self.is_empty() {
             return 0;
         }
         let mut v = cursor;
@@ -358,7 +358,7 @@ impl Dict {
     /// A uniformly-chosen bucket's random entry (Redis's `dictGetFairRandomKey` is close to
     /// this; exact uniformity is not promised by RANDOMKEY either).
     pub fn random_entry(&self, rng: &mut impl rand::Rng) -> Option<&Entry> {
-        if self.len() == 0 {
+        if self.is_empty() {
             return None;
         }
         loop {
@@ -395,7 +395,7 @@ impl Dict {
     /// Samples up to `count` entries starting at a random bucket (Redis's `dictGetSomeKeys`),
     /// used by the active expiry cycle; calls `f` with each sampled key.
     pub fn sample(&self, count: usize, rng: &mut impl rand::Rng, mut f: impl FnMut(&Entry)) {
-        if self.len() == 0 || count == 0 {
+        if self.is_empty() || count == 0 {
             return;
         }
         let n = if self.is_rehashing() { 2 } else { 1 };

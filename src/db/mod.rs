@@ -18,6 +18,7 @@
 //! snapshot markers that a persistent map would buy with a path copy per write.
 
 pub mod dict;
+pub mod digest;
 pub mod key;
 pub mod value;
 

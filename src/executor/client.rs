@@ -72,6 +72,9 @@ pub struct Client {
     pub no_evict: bool,
     /// Bytes buffered but not yet parsed, as last reported by the connection (qbuf=).
     pub qbuf: usize,
+    /// Set while CLIENT PAUSE holds this client's pending commands; the client is woken
+    /// through `notify` when the pause ends.
+    pub paused: bool,
     /// Woken when output was produced outside the client's own batch (pub/sub, MONITOR,
     /// unblocking) or when the client must be closed.
     pub notify: Rc<Notify>,
@@ -108,6 +111,7 @@ impl Client {
             reply_mode: ReplyMode::On,
             no_evict: false,
             qbuf: 0,
+            paused: false,
             notify,
         }
     }

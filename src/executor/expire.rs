@@ -63,8 +63,7 @@ pub fn active_expire_cycle(state: &mut State) {
                 }
             }
             db.expire_cursor = cursor;
-            if ttl_n > 0 {
-                let avg = ttl_sum / ttl_n;
+            if let Some(avg) = ttl_sum.checked_div(ttl_n) {
                 // Redis's running estimate: 2% of the new sample each time.
                 db.avg_ttl = if db.avg_ttl == 0 {
                     avg

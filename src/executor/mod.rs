@@ -163,6 +163,7 @@ impl Executor {
 
     /// Executes the batch's commands in order, then clears it. Stops early when the client
     /// is to be closed (QUIT, KILL); the rest of the batch is dropped as Redis drops it.
+    /// Commands held back by CLIENT PAUSE are left in the batch (see `is_paused_for`).
     pub fn execute(&mut self, key: usize, batch: &mut Batch) {
         let Some(slot) = self.clients.get_mut(key) else {
             return;
@@ -172,17 +173,63 @@ impl Executor {
         };
         let now = crate::util::now_ms();
         client.last_interaction_ms = now;
+        // Commands held back by CLIENT PAUSE stay in the batch, in order; the connection
+        // hands the batch back when the client is woken at the end of the pause.
+        let mut held = None;
         for i in 0..batch.len() {
             if client.close_after_reply || client.close_asap {
                 break;
             }
             let argv = batch.command(i);
+            if self.state.pause.is_some() && self.is_paused_for(&client, argv) {
+                held = Some(i);
+                break;
+            }
             self.execute_one(&mut client, argv);
         }
-        batch.clear();
+        client.paused = held.is_some();
+        match held {
+            Some(done) => batch.consume(done),
+            None => batch.clear(),
+        }
         self.clients[key] = Some(client);
         if self.state.shutdown.is_some() {
             // The server loop polls for this after every batch.
+        }
+    }
+
+    /// Whether CLIENT PAUSE holds this command back (Redis 7.0 semantics): with ALL every
+    /// command waits, with WRITE those that may write or replicate. Replicas and the master
+    /// link are never paused, and commands that will be rejected anyway (unknown, wrong
+    /// arity, not authenticated) are let through to get their error now.
+    fn is_paused_for(&mut self, client: &Client, argv: &[Bytes]) -> bool {
+        let Some((until, kind)) = self.state.pause else {
+            return false;
+        };
+        if crate::util::now_ms() >= until {
+            // Ended since the last cron tick: release the held clients now, in order.
+            self.state.pause = None;
+            commands::client::wake_paused(&mut self.clients);
+            return false;
+        }
+        if client.kind != client::ClientKind::Normal {
+            return false;
+        }
+        let Some(mut spec) = commands::lookup(&argv[0]) else {
+            return false;
+        };
+        if !spec.subcommands.is_empty() && argv.len() >= 2 {
+            match commands::lookup_sub(spec, &argv[1]) {
+                Some(sub) => spec = sub,
+                None => return false,
+            }
+        }
+        if !spec.arity_ok(argv.len()) || (!client.authenticated && !spec.has(flags::NO_AUTH)) {
+            return false;
+        }
+        match kind {
+            state::PauseKind::All => true,
+            state::PauseKind::Write => spec.has(flags::WRITE) || spec.has(flags::MAY_REPLICATE),
         }
     }
 
@@ -200,6 +247,12 @@ impl Executor {
             }
             _ => {}
         }
+        // Cross-protocol scripting guard: an HTTP request's "POST" or "Host:" line closes the
+        // connection at once, discarding pending replies, as Redis's processCommand does.
+        if argv[0].eq_ignore_ascii_case(b"host:") || argv[0].eq_ignore_ascii_case(b"post") {
+            self.security_warning(client);
+            return;
+        }
         let spec = match self.resolve(client, argv) {
             Some(spec) => spec,
             None => {
@@ -207,6 +260,12 @@ impl Executor {
                 return;
             }
         };
+        if spec.has(flags::PROTECTED) && !self.protected_allowed(client, spec) {
+            let st = self.state.stats.commands.entry(spec.full_name).or_default();
+            st.rejected_calls += 1;
+            self.after_reject(client);
+            return;
+        }
         if !client.authenticated && !spec.has(flags::NO_AUTH) {
             client.out.error("NOAUTH Authentication required.");
             self.after_reject(client);
@@ -219,39 +278,64 @@ impl Executor {
         }
     }
 
+    /// DEBUG and MODULE run only when enable-debug-command / enable-module-command allow it
+    /// (`yes`, or `local` for loopback and unix socket clients); otherwise replies Redis's
+    /// error and returns false.
+    fn protected_allowed(&self, client: &mut Client, spec: &CommandSpec) -> bool {
+        let (name, option, setting) = if spec.full_name == "module" {
+            (
+                "MODULE",
+                "enable-module-command",
+                &self.state.cfg.enable_module_command,
+            )
+        } else {
+            (
+                "DEBUG",
+                "enable-debug-command",
+                &self.state.cfg.enable_debug_command,
+            )
+        };
+        let ip = client.addr.rsplit_once(':').map_or("", |(ip, _)| ip);
+        let local = client.unix || ip == "127.0.0.1" || ip == "::1";
+        if Config::protected_action_allowed(setting, local) {
+            return true;
+        }
+        client.out.err(&format!(
+            "{name} command not allowed. If the {option} option is set to \"local\", you can run it from a local connection, otherwise you need to set this option in the configuration file, and then restart the server."
+        ));
+        false
+    }
+
     /// Finds the spec for argv (descending into subcommands) and checks arity; on failure
     /// the error is already in the client's output.
     fn resolve(&mut self, client: &mut Client, argv: &[Bytes]) -> Option<&'static CommandSpec> {
         let Some(spec) = commands::lookup(&argv[0]) else {
-            let mut args = String::new();
+            // Byte-exact with Redis's "%.128s" formatting: C strings stop at a NUL byte.
+            let mut msg = b"ERR unknown command '".to_vec();
+            msg.extend_from_slice(c_prefix(&argv[0], 128));
+            msg.extend_from_slice(b"', with args beginning with: ");
+            let mut args: Vec<u8> = Vec::new();
             for a in &argv[1..] {
                 if args.len() >= 128 {
                     break;
                 }
                 let room = 128 - args.len();
-                let s = String::from_utf8_lossy(a);
-                let s: String = s.chars().take(room).collect();
-                args.push_str(&format!("'{s}' "));
+                args.push(b'\'');
+                args.extend_from_slice(c_prefix(a, room));
+                args.extend_from_slice(b"' ");
             }
-            let name: String = String::from_utf8_lossy(&argv[0])
-                .chars()
-                .take(128)
-                .collect();
-            client.out.err(&format!(
-                "unknown command '{name}', with args beginning with: {args}"
-            ));
+            msg.extend_from_slice(&args);
+            client.out.error_bytes(&msg);
             return None;
         };
         if !spec.subcommands.is_empty() && argv.len() >= 2 {
             let Some(sub) = commands::lookup_sub(spec, &argv[1]) else {
-                let sub: String = String::from_utf8_lossy(&argv[1])
-                    .chars()
-                    .take(128)
-                    .collect();
-                client.out.err(&format!(
-                    "unknown subcommand '{sub}'. Try {} HELP.",
-                    spec.name.to_uppercase()
-                ));
+                let mut msg = b"ERR unknown subcommand '".to_vec();
+                msg.extend_from_slice(c_prefix(&argv[1], 128));
+                msg.extend_from_slice(b"'. Try ");
+                msg.extend_from_slice(&c_prefix(&argv[0], usize::MAX).to_ascii_uppercase());
+                msg.extend_from_slice(b" HELP.");
+                client.out.error_bytes(&msg);
                 return None;
             };
             if !sub.arity_ok(argv.len()) {
@@ -271,6 +355,16 @@ impl Executor {
             return None;
         }
         Some(spec)
+    }
+
+    fn security_warning(&mut self, client: &mut Client) {
+        // Logged at most once a minute so that the warning cannot become a log flood.
+        let now = self.state.now_ms;
+        if now.saturating_sub(self.state.last_security_warning_ms) >= 60_000 {
+            self.state.last_security_warning_ms = now;
+            tracing::warn!("Possible SECURITY ATTACK detected. It looks like somebody is sending POST or Host: commands to Redis. This is likely due to an attacker attempting to use Cross Protocol Scripting to compromise your Redis instance. Connection aborted.");
+        }
+        client.close_asap = true;
     }
 
     fn after_reject(&mut self, client: &mut Client) {
@@ -405,6 +499,11 @@ impl Executor {
         let now = crate::util::now_ms();
         self.state.now_ms = now;
         self.state.stats.sample(now);
+        // used_memory_peak: sampled here like Redis's serverCron (INFO also samples).
+        let used = crate::alloc::allocated() as u64;
+        if used > self.state.memory_peak {
+            self.state.memory_peak = used;
+        }
         if self.state.is_master && self.state.active_expire_enabled {
             expire::active_expire_cycle(&mut self.state);
         }
@@ -430,9 +529,16 @@ impl Executor {
         if let Some((until, _)) = self.state.pause {
             if now >= until {
                 self.state.pause = None;
+                commands::client::wake_paused(&mut self.clients);
             }
         }
     }
+}
+
+/// The bytes C's `%.<max>s` prints: up to the first NUL, at most `max`.
+fn c_prefix(b: &[u8], max: usize) -> &[u8] {
+    let end = memchr::memchr(0, b).unwrap_or(b.len());
+    &b[..end.min(max)]
 }
 
 /// Redis's `sdscatrepr`: printable bytes as-is, quotes and backslashes escaped, others \xHH.

@@ -157,8 +157,14 @@ pub struct State {
     pub memory_peak: u64,
     /// Last time a save succeeded (LASTSAVE), Unix seconds.
     pub lastsave: u64,
+    /// When the cross-protocol scripting warning was last logged (Unix ms).
+    pub last_security_warning_ms: u64,
     /// Wakes the server loop (SHUTDOWN requests).
     pub wake_server: std::rc::Rc<tokio::sync::Notify>,
+    /// Replication ID of our history (INFO master_replid): 40 hex characters.
+    pub master_replid: String,
+    /// The previous replication ID (INFO master_replid2); 40 zeros when there is none.
+    pub master_replid2: String,
 }
 
 impl State {
@@ -167,6 +173,7 @@ impl State {
         let run_id: String = (0..40)
             .map(|_| format!("{:x}", rng.gen_range(0..16u8)))
             .collect();
+        let master_replid = State::random_hex40(&mut rng);
         let dbs = (0..cfg.databases).map(Db::new).collect();
         let now = crate::util::now_ms();
         State {
@@ -194,8 +201,18 @@ impl State {
                 .unwrap_or_default(),
             memory_peak: 0,
             lastsave: now / 1000,
+            last_security_warning_ms: 0,
             wake_server: std::rc::Rc::new(tokio::sync::Notify::new()),
+            master_replid,
+            master_replid2: "0".repeat(40),
         }
+    }
+
+    /// 40 random hex characters (run ids, replication ids).
+    pub fn random_hex40(rng: &mut SmallRng) -> String {
+        (0..40)
+            .map(|_| char::from(b"0123456789abcdef"[rng.gen_range(0..16usize)]))
+            .collect()
     }
 
     /// Redis's LRU clock: seconds, wrapping at 24 bits like LRU_CLOCK_MAX.
@@ -231,6 +248,14 @@ impl State {
 
     /// Signals that a key changed: WATCH invalidation and blocked-client wake-ups hook here.
     pub fn signal_modified_key(&mut self, _db: usize, _key: &[u8]) {}
+
+    /// Called just before a database (None: every database) is emptied by FLUSHDB/FLUSHALL,
+    /// while its keys are still there: WATCH invalidates the watched keys that exist.
+    pub fn signal_flush_db(&mut self, _db: Option<usize>) {}
+
+    /// Called just before SWAPDB exchanges two databases: WATCH invalidation and wake-ups of
+    /// clients blocked on keys that appear in either.
+    pub fn signal_swap_db(&mut self, _a: usize, _b: usize) {}
 }
 
 /// Keyspace notification classes (notify-keyspace-events letters).

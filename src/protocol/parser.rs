@@ -32,6 +32,16 @@ impl std::fmt::Display for ProtocolError {
 
 impl std::error::Error for ProtocolError {}
 
+/// Finds `target` the way Redis's `strchr` on the query buffer does: the search stops at the
+/// first NUL byte, so a NUL before the line end hides it (the request then waits for more input,
+/// up to the inline size limit, exactly as Redis behaves).
+fn find_c(buf: &[u8], target: u8) -> Option<usize> {
+    match memchr::memchr2(target, 0, buf) {
+        Some(i) if buf[i] == target => Some(i),
+        _ => None,
+    }
+}
+
 fn perr(msg: &str) -> ProtocolError {
     ProtocolError(format!("ERR Protocol error: {msg}"))
 }
@@ -135,6 +145,17 @@ impl RequestParser {
         self.remaining > 0
     }
 
+    /// Declared length of the bulk being read, once its header has been consumed. Lets tests
+    /// check that a large argument's header is parsed once, not re-scanned on every read.
+    pub fn pending_bulk_len(&self) -> Option<usize> {
+        self.bulk_len
+    }
+
+    /// Number of arguments of the current multibulk already complete.
+    pub fn pending_args(&self) -> usize {
+        self.pending.len()
+    }
+
     /// Parses every complete command in `buf` into `batch`, consuming their bytes.
     /// Incomplete input stays buffered (or in the parser's state) for the next call.
     /// On a protocol error the commands parsed before it are still in `batch`.
@@ -180,7 +201,7 @@ impl RequestParser {
         buf: &mut BytesMut,
         limits: &ParserLimits,
     ) -> Result<bool, ProtocolError> {
-        let Some(cr) = memchr::memchr(b'\r', buf) else {
+        let Some(cr) = find_c(buf, b'\r') else {
             if buf.len() > INLINE_MAX_SIZE {
                 return Err(perr("too big mbulk count string"));
             }
@@ -211,7 +232,7 @@ impl RequestParser {
             let len = match self.bulk_len {
                 Some(len) => len,
                 None => {
-                    let Some(cr) = memchr::memchr(b'\r', buf) else {
+                    let Some(cr) = find_c(buf, b'\r') else {
                         if buf.len() > INLINE_MAX_SIZE {
                             return Err(perr("too big bulk count string"));
                         }
@@ -229,7 +250,7 @@ impl RequestParser {
                     let len = match parse_i64(&buf[1..cr]) {
                         Some(n)
                             if n >= 0
-                                && limits.max_bulk_len.map_or(true, |m| n as u64 <= m as u64) =>
+                                && limits.max_bulk_len.is_none_or(|m| n as u64 <= m as u64) =>
                         {
                             n as usize
                         }
@@ -260,7 +281,7 @@ impl RequestParser {
 
 /// Parses one inline command (a line split like `sdssplitargs`). None when no newline yet.
 fn parse_inline(buf: &mut BytesMut) -> Result<Option<Vec<Bytes>>, ProtocolError> {
-    let Some(nl) = memchr::memchr(b'\n', buf) else {
+    let Some(nl) = find_c(buf, b'\n') else {
         if buf.len() > INLINE_MAX_SIZE {
             return Err(perr("too big inline request"));
         }

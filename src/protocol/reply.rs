@@ -90,6 +90,22 @@ impl Reply {
         self.error(&format!("ERR {msg}"));
     }
 
+    /// Like `error`, for messages that quote client bytes verbatim (Redis's `%s` of an
+    /// argument is not UTF-8 sanitized, e.g. "ERR Unsupported option \xff").
+    pub fn error_bytes(&mut self, msg: &[u8]) {
+        let code = msg.split(|&b| b == b' ').next().unwrap_or(b"ERR");
+        self.errors.push(String::from_utf8_lossy(code).into_owned());
+        if !self.enabled {
+            return;
+        }
+        self.buf.put_u8(b'-');
+        for &b in msg {
+            self.buf
+                .put_u8(if b == b'\r' || b == b'\n' { b' ' } else { b });
+        }
+        self.buf.put_slice(b"\r\n");
+    }
+
     pub fn int(&mut self, n: i64) {
         if self.enabled {
             put_len(&mut self.buf, b':', n);

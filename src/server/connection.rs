@@ -57,7 +57,12 @@ pub async fn serve<S>(
                     break;
                 }
             }
-            _ = notify.notified() => {}
+            _ = notify.notified() => {
+                // Woken at the end of a CLIENT PAUSE: run the commands it held back.
+                if !batch.is_empty() {
+                    exec.borrow_mut().execute(key, &mut batch);
+                }
+            }
             _ = shutdown.notified() => {
                 // Flush what is pending, then go.
                 let after = exec.borrow_mut().take_output(key, &mut outbuf);

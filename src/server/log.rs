@@ -140,6 +140,58 @@ impl Write for LockedFile<'_> {
     }
 }
 
+/// The verbosity in force, as `LogLevel as u8`; CONFIG SET loglevel changes it at runtime.
+static LEVEL: std::sync::atomic::AtomicU8 =
+    std::sync::atomic::AtomicU8::new(LogLevel::Notice as u8);
+
+fn current_level() -> Level {
+    let l = match LEVEL.load(std::sync::atomic::Ordering::Relaxed) {
+        0 => LogLevel::Debug,
+        1 => LogLevel::Verbose,
+        2 => LogLevel::Notice,
+        _ => LogLevel::Warning,
+    };
+    tracing_level(l)
+}
+
+/// Changes the verbosity of the installed logger (CONFIG SET loglevel).
+pub fn set_level(level: LogLevel) {
+    LEVEL.store(level as u8, std::sync::atomic::Ordering::Relaxed);
+    // Callsites cache whether they are enabled; make them ask again.
+    tracing::callsite::rebuild_interest_cache();
+}
+
+/// A layer that filters events by the runtime `LEVEL`. Disabled callsites stay free: the
+/// layer reports the level as its max-level hint and callsites are re-evaluated on change.
+struct DynLevel;
+
+impl<S: Subscriber> tracing_subscriber::Layer<S> for DynLevel {
+    fn register_callsite(
+        &self,
+        meta: &'static tracing::Metadata<'static>,
+    ) -> tracing::subscriber::Interest {
+        if *meta.level() <= current_level() {
+            tracing::subscriber::Interest::always()
+        } else {
+            tracing::subscriber::Interest::never()
+        }
+    }
+
+    fn enabled(
+        &self,
+        meta: &tracing::Metadata<'_>,
+        _: tracing_subscriber::layer::Context<'_, S>,
+    ) -> bool {
+        *meta.level() <= current_level()
+    }
+
+    fn max_level_hint(&self) -> Option<tracing::level_filters::LevelFilter> {
+        Some(tracing::level_filters::LevelFilter::from_level(
+            current_level(),
+        ))
+    }
+}
+
 /// Installs the global subscriber. `logfile` empty means stdout.
 pub fn init(level: LogLevel, logfile: &str) -> std::io::Result<()> {
     let target = if logfile.is_empty() {
@@ -152,11 +204,15 @@ pub fn init(level: LogLevel, logfile: &str) -> std::io::Result<()> {
                 .open(logfile)?,
         )))
     };
-    let sub = tracing_subscriber::fmt()
-        .with_max_level(tracing_level(level))
-        .event_format(RedisFormat)
-        .with_writer(target)
-        .finish();
+    LEVEL.store(level as u8, std::sync::atomic::Ordering::Relaxed);
+    let sub = tracing_subscriber::layer::SubscriberExt::with(
+        tracing_subscriber::fmt()
+            .with_max_level(Level::TRACE)
+            .event_format(RedisFormat)
+            .with_writer(target)
+            .finish(),
+        DynLevel,
+    );
     let _ = tracing::subscriber::set_global_default(sub);
     Ok(())
 }

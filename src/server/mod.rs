@@ -378,7 +378,7 @@ async fn serve_forever(
     crate::executor::shutdown::prepare_for_shutdown(&mut exec.borrow_mut());
     // Give connection tasks a moment to write their last replies.
     let deadline = tokio::time::Instant::now() + Duration::from_millis(500);
-    while exec.borrow().clients.len() > 0 && tokio::time::Instant::now() < deadline {
+    while !exec.borrow().clients.is_empty() && tokio::time::Instant::now() < deadline {
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
     if !pidfile.is_empty() {
