@@ -1,6 +1,10 @@
-//! Keyspace benchmarks: GET and SET on 1M keys for `ferrodis::db::Db` against
-//! `std::collections::HashMap<Vec<u8>, Vec<u8>>`, plus heap bytes per key for both
-//! (counted by a wrapping global allocator, so the figure is exact, not an RSS estimate).
+//! Keyspace benchmarks: GET and SET on 1M keys for the two snapshot-capable table designs
+//! we considered — `ferrodis::db::Db` (Redis-style dict with per-entry snapshot epochs, the
+//! choice) and a persistent HAMT with structural sharing (`imbl::HashMap`, snapshot = O(1)
+//! clone, every write under a live snapshot path-copies) — with std's `HashMap` as the
+//! baseline, plus heap bytes per key for each (counted by a wrapping global allocator, so
+//! the figure is exact, not an RSS estimate). `set_under_snapshot` measures SET while a
+//! snapshot is alive: for the HAMT a clone of the map is held, so writes copy paths.
 //!
 //! Keys are `key:<n>` (10-11 bytes), values 16 bytes, like `redis-benchmark -d 16`.
 
@@ -78,6 +82,10 @@ fn memory_report(keys: &[Vec<u8>]) {
     let map = build_map(keys);
     let map_bytes = LIVE.load(Ordering::Relaxed) - before;
     drop(map);
+    let before = LIVE.load(Ordering::Relaxed);
+    let hamt = build_hamt(keys);
+    let hamt_bytes = LIVE.load(Ordering::Relaxed) - before;
+    drop(hamt);
     let n = keys.len() as f64;
     println!("memory/1M keys (16-byte values), heap bytes per key:");
     println!(
@@ -88,6 +96,18 @@ fn memory_report(keys: &[Vec<u8>]) {
         "  HashMap<Vec<u8>, Vec<u8>>:       {:.1}",
         map_bytes as f64 / n
     );
+    println!(
+        "  imbl::HashMap (persistent HAMT): {:.1}",
+        hamt_bytes as f64 / n
+    );
+}
+
+fn build_hamt(keys: &[Vec<u8>]) -> imbl::HashMap<Vec<u8>, Vec<u8>> {
+    let mut m = imbl::HashMap::new();
+    for k in keys {
+        m.insert(k.clone(), VALUE.to_vec());
+    }
+    m
 }
 
 fn main() {
@@ -143,6 +163,39 @@ fn main() {
                 // What a SET costs a naive map: a fresh key and value allocation.
                 black_box(map.insert(keys[order[i]].clone(), VALUE.to_vec()))
             })
+        });
+        group.finish();
+    }
+    {
+        let mut map = build_hamt(&keys);
+        let mut group = c.benchmark_group("keyspace_1M/imbl_hamt");
+        let mut i = 0usize;
+        group.bench_function("get", |b| {
+            b.iter(|| {
+                i = (i + 1) % KEYS;
+                black_box(map.contains_key(keys[order[i]].as_slice()))
+            })
+        });
+        group.bench_function("set", |b| {
+            b.iter(|| {
+                i = (i + 1) % KEYS;
+                black_box(map.insert(keys[order[i]].clone(), VALUE.to_vec()))
+            })
+        });
+        // A snapshot is an O(1) clone; while it lives, each write copies its path.
+        group.bench_function("set_under_snapshot", |b| {
+            let mut snapshot = map.clone();
+            let mut n = 0;
+            b.iter(|| {
+                i = (i + 1) % KEYS;
+                n += 1;
+                if n % 100_000 == 0 {
+                    // A fresh snapshot now and then, as successive BGSAVEs would take.
+                    snapshot = map.clone();
+                }
+                black_box(map.insert(keys[order[i]].clone(), VALUE.to_vec()))
+            });
+            drop(snapshot);
         });
         group.finish();
     }

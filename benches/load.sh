@@ -8,7 +8,8 @@
 #        N=2000 KEYS=1000 BIN=target/debug/ferrodis-server benches/load.sh   (smoke test)
 #
 # Environment: BIN (ferrodis binary, default target/release/ferrodis-server), N (requests
-# per test), C (clients), KEYS (key space of the memory row), TESTS, PIPELINES.
+# per test), C (clients), KEYS (key space of the memory row), TESTS, PIPELINES, ROUNDS
+# (alternating rounds per test; medians are printed), P_SCALE (request multiplier when pipelined).
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
@@ -19,6 +20,8 @@ C=${C:-50}
 KEYS=${KEYS:-1000000}
 TESTS=${TESTS:-ping_inline,ping_mbulk,set,get,incr,mset}
 PIPELINES=${PIPELINES:-"1 16"}
+ROUNDS=${ROUNDS:-3}
+P_SCALE=${P_SCALE:-5}
 
 for tool in redis-server redis-cli redis-benchmark; do
     command -v "$tool" >/dev/null || { echo "error: $tool not found (apt-get install redis-server redis-tools)" >&2; exit 1; }
@@ -71,33 +74,42 @@ FERRO_PID=$!
 wait_ready "$FERRO_PORT"
 
 echo "redis-server $(redis-server --version | sed 's/.*v=\([^ ]*\).*/\1/') on port $REDIS_PORT, ferrodis ($BIN) on port $FERRO_PORT"
-echo "redis-benchmark -c $C -n $N, $(nproc) cores"
+echo "redis-benchmark -c $C -n $N (x$P_SCALE when pipelined), median of $ROUNDS alternating rounds, $(nproc) cores"
 echo
 
 # Prints "rps p50 p99" of one test.
 bench() {
-    local port=$1 test=$2 pipe=$3
-    redis-benchmark -p "$port" -c "$C" -n "$N" -t "$test" -P "$pipe" --csv 2>/dev/null |
+    local port=$1 test=$2 pipe=$3 n=$4
+    redis-benchmark -p "$port" -c "$C" -n "$n" -t "$test" -P "$pipe" --csv 2>/dev/null |
         awk -F, 'NR == 2 { gsub(/"/, ""); print $2, $5, $7 }' || true
 }
 
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "n/a" }'; }
+# Median of the numbers given as arguments.
+median() { printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END { if (NR == 0) print "n/a"; else if (NR % 2) print v[(NR + 1) / 2]; else printf "%.3f\n", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 
 echo "| test | -P | redis ops/s | ferrodis ops/s | ferrodis/redis | redis p50 ms | ferrodis p50 ms | redis p99 ms | ferrodis p99 ms |"
 echo "|---|---|---|---|---|---|---|---|---|"
 round=0
 for pipe in $PIPELINES; do
+    # Pipelined runs are ~10x faster: give them more requests so each lasts long enough.
+    n=$N
+    [ "$pipe" -gt 1 ] && n=$((N * P_SCALE))
     for test in ${TESTS//,/ }; do
-        # Alternate which server goes first.
-        if [ $((round % 2)) -eq 0 ]; then
-            r=$(bench "$REDIS_PORT" "$test" "$pipe"); f=$(bench "$FERRO_PORT" "$test" "$pipe")
-        else
-            f=$(bench "$FERRO_PORT" "$test" "$pipe"); r=$(bench "$REDIS_PORT" "$test" "$pipe")
-        fi
-        round=$((round + 1))
-        read -r r_rps r_p50 r_p99 <<<"${r:-0 - -}"
-        read -r f_rps f_p50 f_p99 <<<"${f:-0 - -}"
-        echo "| $test | $pipe | $r_rps | $f_rps | $(ratio "$f_rps" "$r_rps") | $r_p50 | $f_p50 | $r_p99 | $f_p99 |"
+        r_rps=(); f_rps=(); ratios=(); r_p50=(); f_p50=(); r_p99=(); f_p99=()
+        for _ in $(seq "$ROUNDS"); do
+            # Alternate which server goes first, so drift in machine speed hits both alike.
+            if [ $((round % 2)) -eq 0 ]; then
+                r=$(bench "$REDIS_PORT" "$test" "$pipe" "$n"); f=$(bench "$FERRO_PORT" "$test" "$pipe" "$n")
+            else
+                f=$(bench "$FERRO_PORT" "$test" "$pipe" "$n"); r=$(bench "$REDIS_PORT" "$test" "$pipe" "$n")
+            fi
+            round=$((round + 1))
+            read -r a b c <<<"${r:-0 0 0}"; r_rps+=("$a"); r_p50+=("$b"); r_p99+=("$c")
+            read -r a b c <<<"${f:-0 0 0}"; f_rps+=("$a"); f_p50+=("$b"); f_p99+=("$c")
+            ratios+=("$(ratio "${f_rps[-1]}" "${r_rps[-1]}")")
+        done
+        echo "| $test | $pipe | $(median "${r_rps[@]}") | $(median "${f_rps[@]}") | $(median "${ratios[@]}") | $(median "${r_p50[@]}") | $(median "${f_p50[@]}") | $(median "${r_p99[@]}") | $(median "${f_p99[@]}") |"
     done
 done
 echo

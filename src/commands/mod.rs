@@ -193,10 +193,13 @@ pub fn container_handler(ctx: &mut Ctx) {
 }
 
 /// Every command, by lowercase name.
-pub fn table() -> &'static HashMap<&'static str, &'static CommandSpec> {
-    static TABLE: OnceLock<HashMap<&'static str, &'static CommandSpec>> = OnceLock::new();
+/// The command table's map type: ahash, since a lookup happens for every command.
+pub type Table = HashMap<&'static str, &'static CommandSpec, ahash::RandomState>;
+
+pub fn table() -> &'static Table {
+    static TABLE: OnceLock<Table> = OnceLock::new();
     TABLE.get_or_init(|| {
-        let mut m = HashMap::new();
+        let mut m = Table::default();
         for family in [
             string::COMMANDS,
             keys::COMMANDS,

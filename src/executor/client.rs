@@ -67,6 +67,8 @@ pub struct Client {
     pub last_interaction_ms: u64,
     /// Lowercase full name of the last command (CLIENT LIST cmd=).
     pub last_cmd: &'static str,
+    /// Spec of the last command run (a lookup cache; see `Executor::resolve`).
+    pub last_spec: Option<&'static crate::commands::CommandSpec>,
     pub reply_mode: ReplyMode,
     /// CLIENT NO-EVICT.
     pub no_evict: bool,
@@ -108,6 +110,7 @@ impl Client {
             created_ms: now_ms,
             last_interaction_ms: now_ms,
             last_cmd: "NULL",
+            last_spec: None,
             reply_mode: ReplyMode::On,
             no_evict: false,
             qbuf: 0,

@@ -76,7 +76,7 @@ pub fn active_expire_cycle(state: &mut State) {
                     expired_total += 1;
                     let del = [Bytes::from_static(b"DEL"), Bytes::copy_from_slice(key)];
                     state.stats.expired_keys += 1;
-                    state.propagate(dbi, &del);
+                    state.propagate_now(dbi, &del);
                     state.notify_keyspace_event(notify::EXPIRED, "expired", key, dbi);
                     state.signal_modified_key(dbi, key);
                 }

@@ -29,11 +29,11 @@
 
 pub mod client;
 pub mod expire;
+pub mod propagate;
 pub mod shutdown;
 pub mod state;
 
 use std::rc::Rc;
-use std::time::Instant;
 
 use bytes::{Bytes, BytesMut};
 use slab::Slab;
@@ -58,6 +58,9 @@ pub enum After {
 
 pub struct Executor {
     pub state: State,
+    /// Last clock reading in Unix µs: set when input is read and after every command, so a
+    /// command's start time costs no clock read.
+    clock_us: u64,
     /// Slot `None` only while that client's command runs.
     pub clients: Slab<Option<Client>>,
 }
@@ -65,6 +68,7 @@ pub struct Executor {
 impl Executor {
     pub fn new(cfg: Config) -> Executor {
         Executor {
+            clock_us: crate::util::now_us(),
             state: State::new(cfg),
             clients: Slab::new(),
         }
@@ -119,10 +123,20 @@ impl Executor {
     pub fn note_input(&mut self, key: usize, bytes: usize, buffered: usize) {
         self.state.stats.total_net_input_bytes += bytes as u64;
         self.state.stats.total_reads_processed += 1;
+        self.clock_us = crate::util::now_us();
+        let now = self.clock_us / 1000;
+        self.state.now_ms = now;
         if let Some(Some(c)) = self.clients.get_mut(key) {
             c.qbuf = buffered;
-            c.last_interaction_ms = crate::util::now_ms();
+            c.last_interaction_ms = now;
         }
+    }
+
+    /// Reads the clock (for batches that do not follow a read, e.g. a client released from
+    /// CLIENT PAUSE).
+    pub fn refresh_clock(&mut self) {
+        self.clock_us = crate::util::now_us();
+        self.state.now_ms = self.clock_us / 1000;
     }
 
     /// Replies with a protocol error and marks the client to close after the reply.
@@ -171,8 +185,8 @@ impl Executor {
         let Some(mut client) = slot.take() else {
             return;
         };
-        let now = crate::util::now_ms();
-        client.last_interaction_ms = now;
+        // `state.now_ms` was refreshed when the input was read (`note_input`).
+        client.last_interaction_ms = self.state.now_ms;
         // Commands held back by CLIENT PAUSE stay in the batch, in order; the connection
         // hands the batch back when the client is woken at the end of the pause.
         let mut held = None;
@@ -234,7 +248,6 @@ impl Executor {
     }
 
     fn execute_one(&mut self, client: &mut Client, argv: &[Bytes]) {
-        self.state.now_ms = crate::util::now_ms();
         // CLIENT REPLY SKIP applies to the command after it.
         match client.reply_mode {
             ReplyMode::Skip => {
@@ -309,7 +322,11 @@ impl Executor {
     /// Finds the spec for argv (descending into subcommands) and checks arity; on failure
     /// the error is already in the client's output.
     fn resolve(&mut self, client: &mut Client, argv: &[Bytes]) -> Option<&'static CommandSpec> {
-        let Some(spec) = commands::lookup(&argv[0]) else {
+        // Clients mostly repeat one command: compare with the last one before hashing.
+        let cached = client.last_spec.filter(|s| {
+            s.subcommands.is_empty() && argv[0].eq_ignore_ascii_case(s.name.as_bytes())
+        });
+        let Some(spec) = cached.or_else(|| commands::lookup(&argv[0])) else {
             // Byte-exact with Redis's "%.128s" formatting: C strings stop at a NUL byte.
             let mut msg = b"ERR unknown command '".to_vec();
             msg.extend_from_slice(c_prefix(&argv[0], 128));
@@ -377,8 +394,12 @@ impl Executor {
     /// Runs one resolved command with all its bookkeeping (Redis's `call`).
     pub fn call(&mut self, client: &mut Client, spec: &'static CommandSpec, argv: &[Bytes]) {
         let dirty_before = self.state.dirty;
-        let start = Instant::now();
+        // The command's time (expiry decisions inside the command use it) and the start of
+        // its duration: the previous command's end, or the time the batch's input was read.
+        let start_us = self.clock_us;
+        self.state.now_ms = start_us / 1000;
         client.last_cmd = spec.full_name;
+        client.last_spec = Some(spec);
         let propagated = {
             let mut ctx = Ctx {
                 state: &mut self.state,
@@ -391,11 +412,15 @@ impl Executor {
             (spec.handler)(&mut ctx);
             ctx.propagated
         };
-        let usec = start.elapsed().as_micros() as u64;
+        let end_us = crate::util::now_us();
+        // The end of one command is the start of the next: one clock read per command.
+        self.clock_us = end_us;
+        let usec = end_us.saturating_sub(start_us);
         let dirty = self.state.dirty > dirty_before;
         if dirty && !propagated && spec.has(flags::WRITE) {
             self.state.propagate(client.db, argv);
         }
+        self.state.propagation.flush_pending();
         let st = self.state.stats.commands.entry(spec.full_name).or_default();
         st.calls += 1;
         st.usec += usec;
@@ -496,8 +521,8 @@ impl Executor {
 
     /// Periodic work, `hz` times a second.
     pub fn cron(&mut self) {
-        let now = crate::util::now_ms();
-        self.state.now_ms = now;
+        self.refresh_clock();
+        let now = self.state.now_ms;
         self.state.stats.sample(now);
         // used_memory_peak: sampled here like Redis's serverCron (INFO also samples).
         let used = crate::alloc::allocated() as u64;
@@ -558,4 +583,143 @@ pub fn repr(bytes: &[u8]) -> String {
         }
     }
     s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Runs commands through the real dispatch path and returns the propagated stream.
+    fn stream_of(exec: &mut Executor, key: usize, cmds: &[&[&str]]) -> String {
+        let mut batch = Batch::new();
+        for c in cmds {
+            batch.push(c.iter().map(|a| Bytes::copy_from_slice(a.as_bytes())));
+        }
+        exec.refresh_clock();
+        exec.execute(key, &mut batch);
+        String::from_utf8_lossy(&exec.state.propagation.take()).into_owned()
+    }
+
+    fn setup() -> (Executor, usize) {
+        let mut exec = Executor::new(Config::default());
+        exec.state.propagation.enabled = true;
+        let key = exec
+            .register(
+                "127.0.0.1:1".into(),
+                "127.0.0.1:6379".into(),
+                false,
+                -1,
+                Rc::new(Notify::new()),
+            )
+            .expect("room for a client");
+        (exec, key)
+    }
+
+    /// RESP of one command, for expectations.
+    fn resp(args: &[&str]) -> String {
+        let mut b = BytesMut::new();
+        propagate::encode(&mut b, args);
+        String::from_utf8(b.to_vec()).expect("ascii")
+    }
+
+    #[test]
+    fn writes_reach_the_stream_in_order_with_select() {
+        let (mut exec, c) = setup();
+        let s = stream_of(
+            &mut exec,
+            c,
+            &[
+                &["SET", "a", "1"],
+                &["GET", "a"],
+                &["SELECT", "2"],
+                &["INCR", "n"],
+                &["DEL", "missing"],
+            ],
+        );
+        let expected = [
+            resp(&["SELECT", "0"]),
+            resp(&["SET", "a", "1"]),
+            resp(&["SELECT", "2"]),
+            resp(&["INCR", "n"]),
+        ]
+        .concat();
+        // Reads and no-op writes (DEL of a missing key) are not propagated.
+        assert_eq!(s, expected);
+    }
+
+    #[test]
+    fn relative_and_nondeterministic_writes_are_rewritten() {
+        let (mut exec, c) = setup();
+        let s = stream_of(
+            &mut exec,
+            c,
+            &[
+                &["SET", "k", "v", "EX", "100"],
+                &["INCRBYFLOAT", "f", "1.5"],
+            ],
+        );
+        assert!(
+            s.contains("$3\r\nSET\r\n$1\r\nk\r\n$1\r\nv\r\n$4\r\nPXAT\r\n"),
+            "{s}"
+        );
+        assert!(s.ends_with(&resp(&["SET", "f", "1.5", "KEEPTTL"])), "{s}");
+        let s = stream_of(&mut exec, c, &[&["EXPIRE", "k", "50"]]);
+        assert!(s.starts_with("*3\r\n$9\r\nPEXPIREAT\r\n$1\r\nk\r\n"), "{s}");
+    }
+
+    #[test]
+    fn lazy_expiry_propagates_del_and_groups_with_the_write() {
+        let (mut exec, c) = setup();
+        stream_of(&mut exec, c, &[&["SET", "k", "v"]]);
+        // Expire it in the past directly, bypassing commands (no propagation for this step).
+        exec.state.dbs[0].set_expire(b"k", 1);
+        // A read that finds it expired propagates just the DEL.
+        let s = stream_of(&mut exec, c, &[&["GET", "k"]]);
+        assert_eq!(s, resp(&["DEL", "k"]));
+        // A write that lazily expires a key emits DEL and itself atomically.
+        stream_of(&mut exec, c, &[&["SET", "j", "v"]]);
+        exec.state.dbs[0].set_expire(b"j", 1);
+        let s = stream_of(&mut exec, c, &[&["APPEND", "j", "x"]]);
+        let expected = [
+            resp(&["MULTI"]),
+            resp(&["DEL", "j"]),
+            resp(&["APPEND", "j", "x"]),
+            resp(&["EXEC"]),
+        ]
+        .concat();
+        assert_eq!(s, expected);
+    }
+
+    #[test]
+    fn replica_hides_expired_keys_without_deleting() {
+        let (mut exec, c) = setup();
+        stream_of(&mut exec, c, &[&["SET", "k", "v"]]);
+        exec.state.dbs[0].set_expire(b"k", 1);
+        exec.state.is_master = false;
+        let mut batch = Batch::new();
+        batch.push([Bytes::from_static(b"GET"), Bytes::from_static(b"k")]);
+        exec.refresh_clock();
+        exec.execute(c, &mut batch);
+        let mut out = BytesMut::new();
+        exec.take_output(c, &mut out);
+        assert!(out.ends_with(b"$-1\r\n"), "expired key is hidden: {out:?}");
+        assert!(
+            exec.state.dbs[0].contains(b"k"),
+            "a replica keeps it until the master's DEL"
+        );
+        assert!(exec.state.propagation.take().is_empty());
+    }
+
+    #[test]
+    fn active_expiry_propagates_del() {
+        let (mut exec, c) = setup();
+        stream_of(&mut exec, c, &[&["SET", "k", "v"]]);
+        exec.state.dbs[0].set_expire(b"k", 1);
+        expire::active_expire_cycle(&mut exec.state);
+        assert_eq!(
+            String::from_utf8_lossy(&exec.state.propagation.take()),
+            resp(&["DEL", "k"])
+        );
+        assert!(!exec.state.dbs[0].contains(b"k"));
+    }
 }

@@ -41,7 +41,7 @@ pub struct Stats {
     pub total_writes_processed: u64,
     pub client_query_buffer_limit_disconnections: u64,
     /// Keyed by the command's full lowercase name ("config|get").
-    pub commands: HashMap<&'static str, CommandStats>,
+    pub commands: HashMap<&'static str, CommandStats, ahash::RandomState>,
     /// Keyed by error code ("ERR", "WRONGTYPE").
     pub errors: HashMap<String, u64>,
     /// Samples of (time, total_commands_processed) for instantaneous_ops_per_sec.
@@ -159,6 +159,8 @@ pub struct State {
     pub lastsave: u64,
     /// When the cross-protocol scripting warning was last logged (Unix ms).
     pub last_security_warning_ms: u64,
+    /// The write stream for replicas and the AOF (see `propagate`).
+    pub propagation: super::propagate::Propagator,
     /// Wakes the server loop (SHUTDOWN requests).
     pub wake_server: std::rc::Rc<tokio::sync::Notify>,
     /// Replication ID of our history (INFO master_replid): 40 hex characters.
@@ -202,6 +204,7 @@ impl State {
             memory_peak: 0,
             lastsave: now / 1000,
             last_security_warning_ms: 0,
+            propagation: Default::default(),
             wake_server: std::rc::Rc::new(tokio::sync::Notify::new()),
             master_replid,
             master_replid2: "0".repeat(40),
@@ -241,7 +244,16 @@ impl State {
 
     /// Propagates a write (replication stream, AOF). A no-op until those sinks exist; the
     /// call sites are the contract: every write reaches here in execution order.
-    pub fn propagate(&mut self, _db: usize, _argv: &[Bytes]) {}
+    pub fn propagate(&mut self, db: usize, argv: &[Bytes]) {
+        self.propagation.push(db, argv);
+    }
+
+    /// Propagates an entry produced outside any command (active expiry, eviction): it forms
+    /// its own execution unit.
+    pub fn propagate_now(&mut self, db: usize, argv: &[Bytes]) {
+        self.propagation.push(db, argv);
+        self.propagation.flush_pending();
+    }
 
     /// Fires a keyspace notification (pub/sub issue); a no-op while notifications are off.
     pub fn notify_keyspace_event(&mut self, _class: u32, _event: &str, _key: &[u8], _db: usize) {}

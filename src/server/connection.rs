@@ -60,7 +60,9 @@ pub async fn serve<S>(
             _ = notify.notified() => {
                 // Woken at the end of a CLIENT PAUSE: run the commands it held back.
                 if !batch.is_empty() {
-                    exec.borrow_mut().execute(key, &mut batch);
+                    let mut ex = exec.borrow_mut();
+                    ex.refresh_clock();
+                    ex.execute(key, &mut batch);
                 }
             }
             _ = shutdown.notified() => {
