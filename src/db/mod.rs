@@ -11,18 +11,42 @@
 //!
 //! # Table choice, measured
 //!
-//! `benches/keyspace.rs` measures GET/SET on 1M keys for this dict and std's HashMap<Vec<u8>,
-//! Vec<u8>> (see README "Benchmarks" for the recorded figures). The dict wins on memory (one
-//! 72-byte allocation per key, inline short keys and values) and is within the same order
-//! of GET/SET cost, while giving SCAN's resize guarantee, incremental rehash and per-entry
-//! snapshot markers that a persistent map would buy with a path copy per write.
+//! The fork-free snapshot (persistence issue) needs a point-in-time image of the keyspace with
+//! bounded extra memory and no long executor stall. Two designs fit:
+//!
+//! - **Versioned entries in a Redis-style dict** (chosen; see `dict`): the snapshot walks the
+//!   table in SCAN order and a pre-mutation hook serialises an entry the snapshot has not yet
+//!   seen before it changes (Dragonfly's approach, per entry instead of per bucket). Extra
+//!   memory is the serialised-but-unwritten output, bounded by throttling the walk.
+//! - **A persistent map with structural sharing** (an `imbl` HAMT): the snapshot is an O(1)
+//!   clone; every write while it lives copies the path from the root to the leaf.
+//!
+//! `cargo bench --bench keyspace` (1M keys `key:<n>`, 16-byte values, random access order;
+//! release build, 2-core machine, 2026-11-21):
+//!
+//! | structure                         | heap bytes/key | GET     | SET     | SET under a live snapshot |
+//! |-----------------------------------|----------------|---------|---------|---------------------------|
+//! | `Db` (dict, per-entry epoch)      | 80.4           | 319 ns  | 436 ns  | hook: one entry serialised once |
+//! | std `HashMap<Vec<u8>, Vec<u8>>`   | 128.6          | 383 ns  | 744 ns  | (no snapshot)             |
+//! | `imbl::HashMap` (persistent HAMT) | 584.7          | 898 ns  | 1.24 µs | 8.44 µs                   |
+//!
+//! The HAMT would cost 7x the memory per key and 3x the time per command before any snapshot
+//! exists, and 19x per write while one does; the dict keeps memory under Redis's (~121 bytes
+//! per key for the same data, measured with redis-server 7.0.15) and adds only the per-entry
+//! epoch, which fits in the entry's padding.
 
 pub mod dict;
 pub mod digest;
+pub mod elem;
+pub mod hash;
 pub mod key;
+pub mod list;
+pub mod set;
 pub mod value;
+pub mod zset;
 
 pub use dict::{Dict, Entry};
+pub use elem::Elem;
 pub use key::Key;
 pub use value::{Value, ValueType};
 

@@ -19,11 +19,18 @@ pub enum Value {
     /// A string that is the canonical decimal form of this integer.
     Int(i64),
     /// A short string; invariant `len <= 22`.
-    Inline { len: u8, buf: [u8; INLINE_CAP] },
+    Inline {
+        len: u8,
+        buf: [u8; INLINE_CAP],
+    },
     /// A string in an exact-size allocation.
     Boxed(Box<[u8]>),
     /// A string in a growable buffer (after APPEND/SETRANGE).
     Raw(Box<Vec<u8>>),
+    List(Box<super::list::List>),
+    Hash(Box<super::hash::Hash>),
+    Set(Box<super::set::Set>),
+    ZSet(Box<super::zset::ZSet>),
 }
 
 const _: () = assert!(std::mem::size_of::<Value>() == 24);
@@ -110,6 +117,10 @@ impl Value {
             Value::Int(_) | Value::Inline { .. } | Value::Boxed(_) | Value::Raw(_) => {
                 ValueType::String
             }
+            Value::List(_) => ValueType::List,
+            Value::Hash(_) => ValueType::Hash,
+            Value::Set(_) => ValueType::Set,
+            Value::ZSet(_) => ValueType::ZSet,
         }
     }
 
@@ -124,6 +135,7 @@ impl Value {
             Value::Inline { len, buf } => StrRef::Slice(&buf[..*len as usize]),
             Value::Boxed(b) => StrRef::Slice(b),
             Value::Raw(v) => StrRef::Slice(v),
+            _ => return None,
         })
     }
 
@@ -139,6 +151,7 @@ impl Value {
             Value::Inline { len, .. } => *len as usize,
             Value::Boxed(b) => b.len(),
             Value::Raw(v) => v.len(),
+            _ => return None,
         })
     }
 
@@ -164,6 +177,10 @@ impl Value {
             Value::Inline { .. } => "embstr",
             Value::Boxed(b) if b.len() <= EMBSTR_LIMIT => "embstr",
             Value::Boxed(_) | Value::Raw(_) => "raw",
+            Value::List(l) => l.encoding(),
+            Value::Hash(h) => h.encoding(),
+            Value::Set(s) => s.encoding(),
+            Value::ZSet(z) => z.encoding(),
         }
     }
 
@@ -173,6 +190,10 @@ impl Value {
             Value::Int(_) | Value::Inline { .. } => 0,
             Value::Boxed(b) => b.len(),
             Value::Raw(v) => v.capacity() + std::mem::size_of::<Vec<u8>>(),
+            Value::List(l) => std::mem::size_of_val(&**l) + l.heap_size(),
+            Value::Hash(h) => std::mem::size_of_val(&**h) + h.heap_size(),
+            Value::Set(s) => std::mem::size_of_val(&**s) + s.heap_size(),
+            Value::ZSet(z) => std::mem::size_of_val(&**z) + z.heap_size(),
         }
     }
 }

@@ -67,6 +67,12 @@ pub struct Client {
     pub last_interaction_ms: u64,
     /// Lowercase full name of the last command (CLIENT LIST cmd=).
     pub last_cmd: &'static str,
+    /// MULTI queue and WATCHed keys (`executor::watch`).
+    pub tx: super::watch::ClientTx,
+    /// Blocking state (`executor::blocking`).
+    pub blocked: super::blocking::ClientBlock,
+    /// Channel and pattern subscriptions (`executor::pubsub`).
+    pub subs: super::pubsub::ClientSubs,
     /// Spec of the last command run (a lookup cache; see `Executor::resolve`).
     pub last_spec: Option<&'static crate::commands::CommandSpec>,
     pub reply_mode: ReplyMode,
@@ -111,6 +117,9 @@ impl Client {
             last_interaction_ms: now_ms,
             last_cmd: "NULL",
             last_spec: None,
+            tx: Default::default(),
+            blocked: Default::default(),
+            subs: Default::default(),
             reply_mode: ReplyMode::On,
             no_evict: false,
             qbuf: 0,

@@ -27,11 +27,14 @@
 //! Snapshots and replication streams will also run as tasks on this thread, interleaving
 //! bounded steps with command batches.
 
+pub mod blocking;
 pub mod client;
 pub mod expire;
 pub mod propagate;
+pub mod pubsub;
 pub mod shutdown;
 pub mod state;
+pub mod watch;
 
 use std::rc::Rc;
 
@@ -100,6 +103,8 @@ impl Executor {
     pub fn unregister(&mut self, key: usize) {
         if let Some(Some(c)) = self.clients.try_remove(key) {
             self.state.monitors.retain(|&m| m != c.id);
+            blocking::remove_client(self, c.id);
+            pubsub::remove_client(self, c.id);
         }
     }
 
@@ -200,6 +205,11 @@ impl Executor {
                 break;
             }
             self.execute_one(&mut client, argv);
+            if blocking::is_blocked(&client) {
+                // The rest of the batch waits until the client is served or times out.
+                held = Some(i + 1);
+                break;
+            }
         }
         client.paused = held.is_some();
         match held {
@@ -207,9 +217,8 @@ impl Executor {
             None => batch.clear(),
         }
         self.clients[key] = Some(client);
-        if self.state.shutdown.is_some() {
-            // The server loop polls for this after every batch.
-        }
+        // Writes of this batch may have made keys ready for blocked clients.
+        blocking::serve_ready(self);
     }
 
     /// Whether CLIENT PAUSE holds this command back (Redis 7.0 semantics): with ALL every
@@ -284,6 +293,12 @@ impl Executor {
             self.after_reject(client);
             return;
         }
+        // Subscribed-mode restrictions (RESP2).
+        if pubsub::rejects(client, spec, argv) {
+            self.after_reject(client);
+            return;
+        }
+        // Transactions: inside MULTI, commands are queued instead of run (`watch` hook here).
         self.call(client, spec, argv);
         if client.reply_mode == ReplyMode::SkipThis {
             client.reply_mode = ReplyMode::On;
@@ -529,6 +544,7 @@ impl Executor {
         if used > self.state.memory_peak {
             self.state.memory_peak = used;
         }
+        blocking::timeouts(self);
         if self.state.is_master && self.state.active_expire_enabled {
             expire::active_expire_cycle(&mut self.state);
         }

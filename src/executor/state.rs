@@ -159,6 +159,12 @@ pub struct State {
     pub lastsave: u64,
     /// When the cross-protocol scripting warning was last logged (Unix ms).
     pub last_security_warning_ms: u64,
+    /// WATCH and transaction bookkeeping (`watch`).
+    pub watch: super::watch::WatchState,
+    /// Clients blocked on keys (`blocking`).
+    pub blocking: super::blocking::BlockingState,
+    /// Channel and pattern subscriptions (`pubsub`).
+    pub pubsub: super::pubsub::PubSubState,
     /// The write stream for replicas and the AOF (see `propagate`).
     pub propagation: super::propagate::Propagator,
     /// Wakes the server loop (SHUTDOWN requests).
@@ -205,6 +211,9 @@ impl State {
             lastsave: now / 1000,
             last_security_warning_ms: 0,
             propagation: Default::default(),
+            watch: Default::default(),
+            blocking: Default::default(),
+            pubsub: Default::default(),
             wake_server: std::rc::Rc::new(tokio::sync::Notify::new()),
             master_replid,
             master_replid2: "0".repeat(40),
@@ -256,25 +265,43 @@ impl State {
     }
 
     /// Fires a keyspace notification (pub/sub issue); a no-op while notifications are off.
-    pub fn notify_keyspace_event(&mut self, _class: u32, _event: &str, _key: &[u8], _db: usize) {}
+    pub fn notify_keyspace_event(&mut self, class: u32, event: &str, key: &[u8], db: usize) {
+        super::pubsub::notify_keyspace_event(self, class, event, key, db);
+    }
 
     /// Signals that a key changed: WATCH invalidation and blocked-client wake-ups hook here.
-    pub fn signal_modified_key(&mut self, _db: usize, _key: &[u8]) {}
+    pub fn signal_modified_key(&mut self, db: usize, key: &[u8]) {
+        super::watch::touch_key(self, db, key);
+        super::blocking::signal_key_ready(self, db, key);
+    }
 
     /// Called just before a database (None: every database) is emptied by FLUSHDB/FLUSHALL,
     /// while its keys are still there: WATCH invalidates the watched keys that exist.
-    pub fn signal_flush_db(&mut self, _db: Option<usize>) {}
+    pub fn signal_flush_db(&mut self, db: Option<usize>) {
+        super::watch::touch_flush(self, db);
+    }
 
     /// Called just before SWAPDB exchanges two databases: WATCH invalidation and wake-ups of
     /// clients blocked on keys that appear in either.
-    pub fn signal_swap_db(&mut self, _a: usize, _b: usize) {}
+    pub fn signal_swap_db(&mut self, a: usize, b: usize) {
+        super::watch::touch_swap(self, a, b);
+        super::blocking::signal_swap(self, a, b);
+    }
 }
 
 /// Keyspace notification classes (notify-keyspace-events letters).
 pub mod notify {
+    pub const KEYSPACE: u32 = 1 << 0; // K
+    pub const KEYEVENT: u32 = 1 << 1; // E
     pub const GENERIC: u32 = 1 << 2; // g
     pub const STRING: u32 = 1 << 3; // $
+    pub const LIST: u32 = 1 << 4; // l
+    pub const SET: u32 = 1 << 5; // s
+    pub const HASH: u32 = 1 << 6; // h
+    pub const ZSET: u32 = 1 << 7; // z
     pub const EXPIRED: u32 = 1 << 8; // x
     pub const EVICTED: u32 = 1 << 9; // e
+    pub const STREAM: u32 = 1 << 10; // t
+    pub const KEY_MISS: u32 = 1 << 11; // m
     pub const NEW: u32 = 1 << 14; // n
 }
