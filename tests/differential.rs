@@ -28,7 +28,8 @@
 
 mod common;
 
-use common::{show, show_cmd, start_both, RedisServer, Resp, Server};
+use common::diff::{op, parsed, sorted_items, Check, Duo, Op};
+use common::{start_both, RedisServer, Server};
 use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
 use std::collections::VecDeque;
@@ -116,32 +117,6 @@ const KEY_PATTERNS: &[&[u8]] = &[
     b"[]",
     b"?",
 ];
-
-/// How two replies are compared.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Check {
-    Exact,
-    /// Integers within this distance; negative answers (-1, -2) exactly.
-    Tolerance(i64),
-    /// An array compared as a multiset (KEYS).
-    Unordered,
-    /// SCAN: the cursor exactly, the keys as a multiset.
-    Scan,
-    /// Only whether the reply is nil (RANDOMKEY).
-    NilOrNot,
-}
-
-struct Op {
-    args: Vec<Vec<u8>>,
-    check: Check,
-}
-
-fn op(args: Vec<Vec<u8>>) -> Op {
-    Op {
-        args,
-        check: Check::Exact,
-    }
-}
 
 fn b(s: &str) -> Vec<u8> {
     s.as_bytes().to_vec()
@@ -819,135 +794,7 @@ fn b_to_s(s: &&str) -> String {
     (*s).to_owned()
 }
 
-/// Both servers and the last commands, for reporting.
-struct Duo {
-    seed: u64,
-    step: u64,
-    ferro: common::RawConn,
-    redis: common::RawConn,
-    history: VecDeque<String>,
-    /// FERRODIS_DIFF_TRACE=1 prints every command and reply.
-    trace: bool,
-}
-
-fn int_of(raw: &[u8]) -> Option<i64> {
-    let s = std::str::from_utf8(raw.strip_prefix(b":")?.strip_suffix(b"\r\n")?).ok()?;
-    s.parse().ok()
-}
-
-fn sorted_items(r: &Resp) -> Option<Vec<Vec<u8>>> {
-    let Resp::Array(items) = r else {
-        return None;
-    };
-    let mut v: Vec<Vec<u8>> = items
-        .iter()
-        .map(|i| match i {
-            Resp::Bulk(b) => b.clone(),
-            other => format!("{other:?}").into_bytes(),
-        })
-        .collect();
-    v.sort();
-    Some(v)
-}
-
-fn parsed(raw: &[u8]) -> Resp {
-    common::parse_reply(raw)
-        .ok()
-        .flatten()
-        .map(|(r, _)| r)
-        .expect("a complete reply")
-}
-
-fn equivalent(check: Check, f: &[u8], r: &[u8]) -> bool {
-    if f == r {
-        return true;
-    }
-    match check {
-        Check::Exact => false,
-        Check::Tolerance(tol) => match (int_of(f), int_of(r)) {
-            (Some(a), Some(b)) if a >= 0 && b >= 0 => (a - b).abs() <= tol,
-            _ => false,
-        },
-        Check::Unordered => {
-            let (a, b) = (parsed(f), parsed(r));
-            sorted_items(&a).is_some() && sorted_items(&a) == sorted_items(&b)
-        }
-        Check::Scan => {
-            let (a, b) = (parsed(f), parsed(r));
-            match (a, b) {
-                (Resp::Array(a), Resp::Array(b)) if a.len() == 2 && b.len() == 2 => {
-                    a[0] == b[0]
-                        && sorted_items(&a[1]).is_some()
-                        && sorted_items(&a[1]) == sorted_items(&b[1])
-                }
-                _ => false,
-            }
-        }
-        Check::NilOrNot => {
-            let (a, b) = (parsed(f), parsed(r));
-            a.is_nil() == b.is_nil() && !a.is_error() && !b.is_error()
-        }
-    }
-}
-
 impl Duo {
-    /// Sends a command to both servers and compares the replies; panics on a mismatch.
-    fn run(&mut self, o: &Op) -> Vec<u8> {
-        let enc = common::encode(&o.args);
-        self.ferro.send(&enc);
-        self.redis.send(&enc);
-        let cmd = show_cmd(&o.args);
-        let r = match self.redis.try_read_raw() {
-            Ok(Some(r)) => r,
-            other => self.fail(&cmd, &format!("redis-server did not reply: {other:?}")),
-        };
-        let f = match self.ferro.try_read_raw() {
-            Ok(Some(f)) => f,
-            other => self.fail(
-                &cmd,
-                &format!(
-                    "ferrodis did not reply: {other:?}\n  redis replied: {}",
-                    show(&r)
-                ),
-            ),
-        };
-        if !equivalent(o.check, &f, &r) {
-            self.fail(
-                &cmd,
-                &format!(
-                    "replies differ ({:?})\n  ferrodis: {}\n  redis:    {}",
-                    o.check,
-                    show(&f),
-                    show(&r)
-                ),
-            );
-        }
-        if self.trace {
-            eprintln!("{} {} -> {}", self.step, cmd, show(&r));
-        }
-        if self.history.len() == 12 {
-            self.history.pop_front();
-        }
-        self.history.push_back(cmd);
-        r
-    }
-
-    fn run_args(&mut self, args: &[&[u8]]) -> Vec<u8> {
-        self.run(&op(args.iter().map(|a| a.to_vec()).collect()))
-    }
-
-    fn fail(&self, cmd: &str, what: &str) -> ! {
-        let hist: Vec<String> = self.history.iter().map(|h| format!("    {h}")).collect();
-        panic!(
-            "differential mismatch: seed {} step {}\n  command: {}\n  {}\n  preceding commands (oldest first):\n{}",
-            self.seed,
-            self.step,
-            cmd,
-            what,
-            hist.join("\n")
-        );
-    }
-
     /// Touches every key name of the current database so both servers reclaim logically
     /// expired keys (see the module doc).
     fn reclaim(&mut self) {

@@ -32,6 +32,8 @@ pub const IO_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Picks a free TCP port by binding port 0 and releasing it. There is a window in which
 /// another process may take it; `Server::start` retries on "address in use".
+pub mod diff;
+
 pub fn free_port() -> u16 {
     let l = TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
     l.local_addr().expect("local_addr").port()
