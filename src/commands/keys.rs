@@ -14,32 +14,10 @@
 use bytes::Bytes;
 
 use crate::commands::flags::*;
-use crate::commands::{CommandSpec, Ctx};
+use crate::commands::{spec, CommandSpec, Ctx};
 use crate::executor::state::notify;
 use crate::util::glob_match;
 
-/// Like `cmd!`, with the COMMAND DOCS fields `since` and `complexity` filled in.
-macro_rules! spec {
-    ($name:literal, $arity:expr, $flags:expr, [$first:expr, $last:expr, $step:expr], $handler:expr,
-     $group:literal, $since:literal, $summary:literal, $complexity:literal) => {
-        $crate::commands::CommandSpec {
-            name: $name,
-            full_name: $name,
-            arity: $arity,
-            flags: $flags,
-            first_key: $first,
-            last_key: $last,
-            step: $step,
-            handler: $handler,
-            group: $group,
-            summary: $summary,
-            since: $since,
-            complexity: $complexity,
-            subcommands: &[],
-        }
-    };
-}
-pub(crate) use spec;
 
 /// An OBJECT subcommand whose key is argument 2.
 macro_rules! object_sub {

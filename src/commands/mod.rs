@@ -162,6 +162,29 @@ macro_rules! cmd {
     };
 }
 
+/// Like `cmd!`, with the COMMAND DOCS fields `since` and `complexity` filled in.
+macro_rules! spec {
+    ($name:literal, $arity:expr, $flags:expr, [$first:expr, $last:expr, $step:expr], $handler:expr,
+     $group:literal, $since:literal, $summary:literal, $complexity:literal) => {
+        $crate::commands::CommandSpec {
+            name: $name,
+            full_name: $name,
+            arity: $arity,
+            flags: $flags,
+            first_key: $first,
+            last_key: $last,
+            step: $step,
+            handler: $handler,
+            group: $group,
+            summary: $summary,
+            since: $since,
+            complexity: $complexity,
+            subcommands: &[],
+        }
+    };
+}
+pub(crate) use spec;
+
 /// A subcommand spec: `subcmd!("config|get", "get", -3, ADMIN|..., handler, "server", "summary")`.
 #[macro_export]
 macro_rules! subcmd {

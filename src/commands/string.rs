@@ -14,10 +14,10 @@ use bytes::Bytes;
 
 use crate::commands::flags::*;
 use crate::commands::keys::{
-    already_expired, invalid_expire_time, notify_new, spec, stored_expiry,
+    already_expired, invalid_expire_time, notify_new, stored_expiry,
 };
 use crate::commands::long_double::LongDouble;
-use crate::commands::{CommandSpec, Ctx, WRONGTYPE};
+use crate::commands::{spec, CommandSpec, Ctx, WRONGTYPE};
 use crate::db::Value;
 use crate::executor::client::ClientKind;
 use crate::executor::state::notify;
