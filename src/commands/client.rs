@@ -304,6 +304,7 @@ impl ClientType {
         match c.kind {
             ClientKind::Master => ClientType::Master,
             ClientKind::Replica if !c.monitor => ClientType::Replica,
+            _ if crate::executor::pubsub::is_subscribed(c) => ClientType::PubSub,
             _ => ClientType::Normal,
         }
     }
@@ -666,11 +667,14 @@ fn unblock(ctx: &mut Ctx) {
             .err("CLIENT UNBLOCK reason should be TIMEOUT or ERROR");
         return;
     }
-    if ctx.int_arg(2).is_none() {
+    let Some(id) = ctx.int_arg(2) else {
         return;
-    }
-    // No client can be blocked until blocking commands exist: nothing to unblock.
-    ctx.reply().int(0);
+    };
+    let error = argc == 4 && ctx.argv[3].eq_ignore_ascii_case(b"error");
+    let done = u64::try_from(id).is_ok_and(|id| {
+        crate::executor::blocking::unblock_client(ctx.state, ctx.clients, id, error)
+    });
+    ctx.reply().int(done as i64);
 }
 
 fn tracking(ctx: &mut Ctx) {

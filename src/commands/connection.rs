@@ -95,6 +95,15 @@ pub static COMMANDS: &[CommandSpec] = &[
 ];
 
 fn ping(ctx: &mut Ctx) {
+    // RESP2 subscribed mode has no room for a plain reply: PING answers like a message.
+    if ctx.argv.len() <= 2 && crate::executor::pubsub::resp2_subscribed(ctx.client) {
+        let arg = ctx.argv.get(1).cloned().unwrap_or_default();
+        let out = ctx.reply();
+        out.array(2);
+        out.bulk(b"pong");
+        out.bulk(&arg);
+        return;
+    }
     match ctx.argv.len() {
         1 => ctx.reply().simple("PONG"),
         2 => {
@@ -279,6 +288,8 @@ fn reset(ctx: &mut Ctx) {
         ctx.state.monitors.retain(|&m| m != id);
         ctx.client.monitor = false;
     }
+    crate::executor::watch::reset_client(ctx.state, ctx.client);
+    crate::executor::pubsub::reset_client(ctx.state, ctx.client);
     ctx.client.db = 0;
     ctx.client.out.resp = 2;
     ctx.client.authenticated = ctx.state.cfg.requirepass.is_empty();

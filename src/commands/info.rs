@@ -266,9 +266,15 @@ fn clients_section(state: &State, clients: &ClientTotals, out: &mut Out) {
         .f("maxclients", state.cfg.maxclients)
         .f("client_recent_max_input_buffer", clients.max_input_buffer)
         .f("client_recent_max_output_buffer", clients.max_output_buffer)
-        .f("blocked_clients", 0)
+        .f(
+            "blocked_clients",
+            crate::executor::blocking::blocked_count(state),
+        )
         .f("tracking_clients", 0)
-        .f("clients_in_timeout_table", 0);
+        .f(
+            "clients_in_timeout_table",
+            crate::executor::blocking::in_timeout_table(state),
+        );
 }
 
 /// Resident set size in bytes, from /proc/self/statm (0 where unavailable).
@@ -484,9 +490,9 @@ fn stats(state: &State, out: &mut Out) {
         .f("current_eviction_exceeded_time", 0)
         .f("keyspace_hits", st.keyspace_hits)
         .f("keyspace_misses", st.keyspace_misses)
-        .f("pubsub_channels", 0)
-        .f("pubsub_patterns", 0)
-        .f("pubsubshard_channels", 0)
+        .f("pubsub_channels", state.pubsub.channel_count())
+        .f("pubsub_patterns", state.pubsub.pattern_count())
+        .f("pubsubshard_channels", state.pubsub.shard_channel_count())
         .f("latest_fork_usec", 0)
         .f("total_forks", 0)
         .f("migrate_cached_sockets", 0)

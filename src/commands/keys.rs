@@ -18,7 +18,6 @@ use crate::commands::{spec, CommandSpec, Ctx};
 use crate::executor::state::notify;
 use crate::util::glob_match;
 
-
 /// An OBJECT subcommand whose key is argument 2.
 macro_rules! object_sub {
     ($full:literal, $name:literal, $arity:expr, $flags:expr, $first:expr, $handler:expr,
@@ -196,6 +195,7 @@ pub(crate) fn notify_new(ctx: &mut Ctx, db: usize, key: &[u8]) {
 fn also_modified(ctx: &mut Ctx, db: usize, key: &[u8], class: u32, event: &str) {
     ctx.state.signal_modified_key(db, key);
     ctx.state.notify_keyspace_event(class, event, key, db);
+    ctx.deliver_notifications();
 }
 
 /// A read lookup that applies lazy expiry and counts hits/misses but leaves the key's LRU

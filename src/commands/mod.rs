@@ -12,16 +12,25 @@
 //! place, and writes go through `Ctx::modified` so that WATCH, blocking wake-ups and
 //! keyspace notifications see them.
 
+pub mod bitmap;
 pub mod client;
 pub mod config;
 pub mod connection;
 pub mod debug;
+pub mod hash;
+pub mod hll;
 pub mod info;
 pub mod introspect;
 pub mod keys;
+pub mod list;
 pub mod long_double;
+pub mod pubsub;
 pub mod server;
+pub mod set;
+pub mod sort;
 pub mod string;
+pub mod transaction;
+pub mod zset;
 
 use std::collections::HashMap;
 use std::sync::OnceLock;
@@ -226,6 +235,7 @@ pub fn table() -> &'static Table {
         for family in [
             string::COMMANDS,
             keys::COMMANDS,
+            list::COMMANDS,
             connection::COMMANDS,
             server::COMMANDS,
             client::COMMANDS,
@@ -233,6 +243,14 @@ pub fn table() -> &'static Table {
             info::COMMANDS,
             introspect::COMMANDS,
             debug::COMMANDS,
+            hash::COMMANDS,
+            set::COMMANDS,
+            transaction::COMMANDS,
+            pubsub::COMMANDS,
+            hll::COMMANDS,
+            bitmap::COMMANDS,
+            sort::COMMANDS,
+            zset::COMMANDS,
         ] {
             for spec in family {
                 m.insert(spec.name, spec);
@@ -315,6 +333,7 @@ impl<'a> Ctx<'a> {
                 self.state
                     .notify_keyspace_event(notify::EXPIRED, "expired", key, db);
                 self.state.signal_modified_key(db, key);
+                self.deliver_notifications();
                 false
             }
         }
@@ -387,6 +406,14 @@ impl<'a> Ctx<'a> {
         self.state.dirty += 1;
         self.state.signal_modified_key(db, key);
         self.state.notify_keyspace_event(class, event, key, db);
+        self.deliver_notifications();
+    }
+
+    /// Delivers queued keyspace notifications now, so that a subscriber sees them in the
+    /// order Redis sends them (before the command's reply, for the caller itself).
+    #[inline]
+    pub fn deliver_notifications(&mut self) {
+        crate::executor::pubsub::flush_pending(self.state, Some(&mut *self.client), self.clients);
     }
 
     /// Propagates `argv` instead of the command's own argv (e.g. EXPIRE as PEXPIREAT).

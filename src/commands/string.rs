@@ -13,9 +13,7 @@
 use bytes::Bytes;
 
 use crate::commands::flags::*;
-use crate::commands::keys::{
-    already_expired, invalid_expire_time, notify_new, stored_expiry,
-};
+use crate::commands::keys::{already_expired, invalid_expire_time, notify_new, stored_expiry};
 use crate::commands::long_double::LongDouble;
 use crate::commands::{spec, CommandSpec, Ctx, WRONGTYPE};
 use crate::db::Value;
@@ -291,6 +289,7 @@ fn set_generic(ctx: &mut Ctx, o: StrOpts, val_idx: usize, reply: SetReply) {
         let db = ctx.db_index();
         ctx.state
             .notify_keyspace_event(notify::GENERIC, "expire", &key, db);
+        ctx.deliver_notifications();
     }
     if !get {
         match reply {

@@ -228,6 +228,13 @@ impl Loader<'_> {
             if !d.multi_arg() && args.len() != 1 {
                 return Err("wrong number of arguments".into());
             }
+            // Like Redis 7, a multi-argument directive given one non-empty argument is split
+            // on spaces, so `--save "3600 1 300 100"` or `--client-output-buffer-limit
+            // "pubsub 1mb 0 0"` work on the command line.
+            if d.multi_arg() && args.len() == 1 && !args[0].is_empty() {
+                let split: Vec<String> = args[0].split(' ').map(str::to_string).collect();
+                return Ok(table::set(d, self.cfg, &split, &mut self.ctx)?);
+            }
             return Ok(table::set(d, self.cfg, &args, &mut self.ctx)?);
         }
         let argc = argv.len();
@@ -418,6 +425,16 @@ mod tests {
         assert!(c.appendonly);
         assert_eq!(c.maxmemory_policy, "allkeys-lru");
         assert_eq!(c.replicaof, Some(("10.0.0.1".into(), 6380)));
+    }
+
+    #[test]
+    fn multi_arg_directive_given_as_one_argument() {
+        let c =
+            load_text("save \"3600 1 300 100\"\nclient-output-buffer-limit \"pubsub 1mb 0 0\"\n")
+                .unwrap();
+        assert_eq!(c.save, vec![(3600, 1), (300, 100)]);
+        let c = load_text("save \"\"\n").unwrap();
+        assert!(c.save.is_empty());
     }
 
     #[test]

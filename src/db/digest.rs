@@ -19,7 +19,7 @@
 //! We follow the algorithm byte for byte, so our digests equal Redis 7.0's for the same data
 //! (checked against redis-server in the tests below).
 
-use super::{Db, Value, ValueType};
+use super::{Db, Elem, Value, ValueType};
 
 /// A 20-byte SHA1-sized digest.
 pub type Digest = [u8; 20];
@@ -99,15 +99,47 @@ pub mod fold {
     }
 }
 
+/// Runs `f` on an element's string form (integers are formatted on the stack, as Redis's
+/// `ll2string` does before hashing them).
+fn with_bytes<R>(e: Elem<'_>, f: impl FnOnce(&[u8]) -> R) -> R {
+    match e {
+        Elem::Bytes(b) => f(b),
+        Elem::Int(n) => f(itoa::Buffer::new().format(n).as_bytes()),
+    }
+}
+
 /// Folds one value (and whether its key has an expiry) into `digest`: Redis's
 /// `xorObjectDigest`, which is also what DEBUG DIGEST-VALUE reports per key.
 pub fn value_digest(digest: &mut Digest, value: &Value, has_expire: bool) {
     let t = value.value_type();
     mix_digest(digest, &type_code(t).to_be_bytes());
-    if let Some(mut s) = value.as_str() {
-        mix_digest(digest, s.bytes());
+    match value {
+        Value::List(l) => {
+            for e in l.iter() {
+                with_bytes(e, |b| fold::list_item(digest, b));
+            }
+        }
+        Value::Set(s) => {
+            for e in s.iter() {
+                with_bytes(e, |b| fold::set_member(digest, b));
+            }
+        }
+        Value::ZSet(z) => {
+            for (m, score) in z.iter() {
+                with_bytes(m, |b| fold::zset_member(digest, b, score));
+            }
+        }
+        Value::Hash(h) => {
+            for (f, v) in h.iter() {
+                with_bytes(f, |f| with_bytes(v, |v| fold::hash_field(digest, f, v)));
+            }
+        }
+        _ => {
+            if let Some(mut s) = value.as_str() {
+                mix_digest(digest, s.bytes());
+            }
+        }
     }
-    // Collection types fold their elements here with the `fold` helpers as they are added.
     if has_expire {
         xor_digest(digest, b"!!expire!!");
     }

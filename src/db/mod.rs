@@ -38,10 +38,15 @@
 pub mod dict;
 pub mod digest;
 pub mod elem;
+pub mod fielddict;
 pub mod hash;
+pub mod hll;
+pub mod intset;
 pub mod key;
 pub mod list;
+pub mod listpack;
 pub mod set;
+pub mod skiplist;
 pub mod value;
 pub mod zset;
 

@@ -28,8 +28,10 @@ pub enum Value {
     /// A string in a growable buffer (after APPEND/SETRANGE).
     Raw(Box<Vec<u8>>),
     List(Box<super::list::List>),
-    Hash(Box<super::hash::Hash>),
-    Set(Box<super::set::Set>),
+    /// Unboxed (16 bytes): a small hash costs no extra allocation.
+    Hash(super::hash::Hash),
+    /// Unboxed (16 bytes): a small set costs no extra allocation.
+    Set(super::set::Set),
     ZSet(Box<super::zset::ZSet>),
 }
 
@@ -191,8 +193,8 @@ impl Value {
             Value::Boxed(b) => b.len(),
             Value::Raw(v) => v.capacity() + std::mem::size_of::<Vec<u8>>(),
             Value::List(l) => std::mem::size_of_val(&**l) + l.heap_size(),
-            Value::Hash(h) => std::mem::size_of_val(&**h) + h.heap_size(),
-            Value::Set(s) => std::mem::size_of_val(&**s) + s.heap_size(),
+            Value::Hash(h) => h.heap_size(),
+            Value::Set(s) => s.heap_size(),
             Value::ZSet(z) => std::mem::size_of_val(&**z) + z.heap_size(),
         }
     }

@@ -35,6 +35,9 @@ pub enum ClientKind {
 pub struct Client {
     /// CLIENT ID: unique for the server's lifetime, increasing.
     pub id: u64,
+    /// This client's key in `Executor::clients` (set by `Executor::register`), so that
+    /// others can address it (pub/sub delivery).
+    pub slot: usize,
     /// Selected database index; < `databases`.
     pub db: usize,
     /// Replies waiting to be written, and the protocol version.
@@ -99,6 +102,7 @@ impl Client {
     ) -> Client {
         Client {
             id,
+            slot: 0,
             db: 0,
             out: Reply::new(),
             authenticated: false,
@@ -139,6 +143,18 @@ impl Client {
             ClientKind::Master => flags.push('M'),
             ClientKind::Normal => {}
         }
+        if self.subs.any() {
+            flags.push('P');
+        }
+        if self.tx.multi {
+            flags.push('x');
+        }
+        if super::blocking::is_blocked(self) {
+            flags.push('b');
+        }
+        if self.tx.is_dirty_cas() {
+            flags.push('d');
+        }
         if self.close_after_reply {
             flags.push('c');
         }
@@ -170,7 +186,7 @@ impl Client {
         let idle = now_ms.saturating_sub(self.last_interaction_ms) / 1000;
         let omem = self.out.buf.len();
         format!(
-            "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} sub=0 psub=0 ssub=0 multi=-1 qbuf={} qbuf-free=0 argv-mem=0 multi-mem=0 rbs=1024 rbp=0 obl={} oll=0 omem={} tot-mem={} events=r cmd={} user=default redir=-1 resp={} lib-name={} lib-ver={}",
+            "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} sub={} psub={} ssub={} multi={} qbuf={} qbuf-free=0 argv-mem=0 multi-mem={} rbs=1024 rbp=0 obl={} oll=0 omem={} tot-mem={} events=r cmd={} user=default redir=-1 resp={} lib-name={} lib-ver={}",
             self.id,
             self.addr,
             self.laddr,
@@ -180,7 +196,12 @@ impl Client {
             idle,
             flags,
             self.db,
+            self.subs.channels,
+            self.subs.patterns,
+            self.subs.shard,
+            self.tx.multi_count(),
             self.qbuf,
+            self.tx.mem_overhead(),
             omem,
             0,
             omem + self.qbuf + 1024,

@@ -96,13 +96,15 @@ impl Executor {
         let now = crate::util::now_ms();
         let mut c = Client::new(id, addr, laddr, unix, notify, now);
         c.fd = fd;
+        c.slot = self.clients.vacant_key();
         c.authenticated = self.state.cfg.requirepass.is_empty();
         Ok(self.clients.insert(Some(c)))
     }
 
     pub fn unregister(&mut self, key: usize) {
-        if let Some(Some(c)) = self.clients.try_remove(key) {
+        if let Some(Some(mut c)) = self.clients.try_remove(key) {
             self.state.monitors.retain(|&m| m != c.id);
+            watch::remove_client(&mut self.state, &mut c);
             blocking::remove_client(self, c.id);
             pubsub::remove_client(self, c.id);
         }
@@ -159,6 +161,11 @@ impl Executor {
         }
     }
 
+    /// Whether the client is to be closed without writing more (`close_asap`).
+    pub fn closing_now(&self, key: usize) -> bool {
+        matches!(self.clients.get(key), Some(Some(c)) if c.close_asap)
+    }
+
     /// Swaps the client's pending output into `buf` (which must be empty) and says what
     /// to do after writing it.
     pub fn take_output(&mut self, key: usize, buf: &mut BytesMut) -> After {
@@ -187,6 +194,11 @@ impl Executor {
         let Some(slot) = self.clients.get_mut(key) else {
             return;
         };
+        // A blocked client runs nothing until it is served, times out or is unblocked:
+        // what it sends meanwhile accumulates in the batch.
+        if slot.as_ref().is_some_and(blocking::is_blocked) {
+            return;
+        }
         let Some(mut client) = slot.take() else {
             return;
         };
@@ -219,6 +231,8 @@ impl Executor {
         self.clients[key] = Some(client);
         // Writes of this batch may have made keys ready for blocked clients.
         blocking::serve_ready(self);
+        // Keyspace notifications not delivered yet (e.g. from serving blocked clients).
+        pubsub::flush_pending_idle(self);
     }
 
     /// Whether CLIENT PAUSE holds this command back (Redis 7.0 semantics): with ALL every
@@ -252,7 +266,14 @@ impl Executor {
         }
         match kind {
             state::PauseKind::All => true,
-            state::PauseKind::Write => spec.has(flags::WRITE) || spec.has(flags::MAY_REPLICATE),
+            state::PauseKind::Write => {
+                spec.has(flags::WRITE)
+                    || spec.has(flags::MAY_REPLICATE)
+                    // EXEC of a transaction that queued writes.
+                    || (spec.full_name == "exec"
+                        && watch::queued_flags(client) & (flags::WRITE | flags::MAY_REPLICATE)
+                            != 0)
+            }
         }
     }
 
@@ -293,13 +314,20 @@ impl Executor {
             self.after_reject(client);
             return;
         }
+        // Commands flagged no-multi are refused inside MULTI.
+        if watch::rejects(client, spec) {
+            self.after_reject(client);
+            return;
+        }
         // Subscribed-mode restrictions (RESP2).
         if pubsub::rejects(client, spec, argv) {
             self.after_reject(client);
             return;
         }
         // Transactions: inside MULTI, commands are queued instead of run (`watch` hook here).
-        self.call(client, spec, argv);
+        if !watch::queue_command(client, spec, argv) {
+            self.call(client, spec, argv);
+        }
         if client.reply_mode == ReplyMode::SkipThis {
             client.reply_mode = ReplyMode::On;
             client.out.enabled = true;
@@ -339,7 +367,10 @@ impl Executor {
     fn resolve(&mut self, client: &mut Client, argv: &[Bytes]) -> Option<&'static CommandSpec> {
         // Clients mostly repeat one command: compare with the last one before hashing.
         let cached = client.last_spec.filter(|s| {
-            s.subcommands.is_empty() && argv[0].eq_ignore_ascii_case(s.name.as_bytes())
+            // A subcommand's spec (`config|get`, named "get") must not answer for GET.
+            s.subcommands.is_empty()
+                && s.name.len() == s.full_name.len()
+                && argv[0].eq_ignore_ascii_case(s.name.as_bytes())
         });
         let Some(spec) = cached.or_else(|| commands::lookup(&argv[0])) else {
             // Byte-exact with Redis's "%.128s" formatting: C strings stop at a NUL byte.
@@ -400,6 +431,8 @@ impl Executor {
     }
 
     fn after_reject(&mut self, client: &mut Client) {
+        // A command rejected inside MULTI makes EXEC fail with EXECABORT.
+        watch::flag_transaction(client);
         for code in client.out.errors.drain(..) {
             self.state.stats.total_error_replies += 1;
             *self.state.stats.errors.entry(code).or_default() += 1;
@@ -425,8 +458,13 @@ impl Executor {
                 propagated: false,
             };
             (spec.handler)(&mut ctx);
+            pubsub::flush_pending(ctx.state, Some(&mut *ctx.client), ctx.clients);
             ctx.propagated
         };
+        // EXEC validated its transaction: run the queue, each command through `call`.
+        if watch::exec_pending(client) {
+            watch::run_exec(self, client);
+        }
         let end_us = crate::util::now_us();
         // The end of one command is the start of the next: one clock read per command.
         self.clock_us = end_us;
@@ -547,6 +585,7 @@ impl Executor {
         blocking::timeouts(self);
         if self.state.is_master && self.state.active_expire_enabled {
             expire::active_expire_cycle(&mut self.state);
+            pubsub::flush_pending_idle(self);
         }
         let budget = std::time::Duration::from_micros(1000);
         for db in &mut self.state.dbs {
@@ -556,8 +595,11 @@ impl Executor {
         if timeout > 0 {
             for (_, slot) in self.clients.iter_mut() {
                 if let Some(c) = slot {
+                    // Blocked clients wait as long as their command says (Redis exempts
+                    // them from the idle timeout too).
                     if c.kind == client::ClientKind::Normal
                         && !c.monitor
+                        && !blocking::is_blocked(c)
                         && now.saturating_sub(c.last_interaction_ms) > timeout * 1000
                     {
                         tracing::debug!("Closing idle client");

@@ -35,6 +35,9 @@ pub struct Propagator {
     stream_db: Option<usize>,
     /// Bytes emitted since the server started (grows monotonically).
     pub offset: u64,
+    /// Depth of nested executions (EXEC running its queue): while > 0, `flush_pending`
+    /// keeps accumulating so the whole transaction is emitted as one group.
+    nesting: u32,
 }
 
 impl Propagator {
@@ -48,6 +51,9 @@ impl Propagator {
     /// Emits what the command that just ended propagated, wrapped in MULTI/EXEC when it is
     /// more than one entry.
     pub fn flush_pending(&mut self) {
+        if self.nesting > 0 {
+            return;
+        }
         match self.pending.len() {
             0 => {}
             1 => {
@@ -67,6 +73,17 @@ impl Propagator {
                 self.pending.clear();
             }
         }
+    }
+
+    /// Starts a nested execution unit (EXEC's queued commands): their entries join the
+    /// enclosing command's group.
+    pub fn enter_nested(&mut self) {
+        self.nesting += 1;
+    }
+
+    /// Ends a nested execution unit; the enclosing command's `flush_pending` emits the group.
+    pub fn leave_nested(&mut self) {
+        self.nesting = self.nesting.saturating_sub(1);
     }
 
     fn emit(&mut self, db: usize, argv: &[Bytes]) {

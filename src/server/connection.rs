@@ -14,7 +14,7 @@ use bytes::BytesMut;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::sync::Notify;
 
-use crate::executor::{After, Executor};
+use crate::executor::{blocking, After, Executor};
 use crate::protocol::{Batch, RequestParser};
 
 /// Bytes asked of the kernel per read (Redis's PROTO_IOBUF_LEN).
@@ -35,6 +35,9 @@ pub async fn serve<S>(
     let mut parser = RequestParser::new();
     let mut batch = Batch::new();
     loop {
+        // A client blocked with a timeout (BLPOP ...) wakes at its own deadline, so timeouts
+        // have millisecond precision whatever `hz` is.
+        let block_timer = blocking::timer_deadline(&exec.borrow(), key);
         tokio::select! {
             biased;
             r = read_some(&mut sock, &mut inbuf) => {
@@ -58,10 +61,19 @@ pub async fn serve<S>(
                 }
             }
             _ = notify.notified() => {
-                // Woken at the end of a CLIENT PAUSE: run the commands it held back.
+                // Woken at the end of a CLIENT PAUSE, or when a blocked client was served,
+                // timed out or unblocked: run the commands it held back.
                 if !batch.is_empty() {
                     let mut ex = exec.borrow_mut();
                     ex.refresh_clock();
+                    ex.execute(key, &mut batch);
+                }
+            }
+            _ = tokio::time::sleep(block_timer.unwrap_or_default()), if block_timer.is_some() => {
+                let mut ex = exec.borrow_mut();
+                ex.refresh_clock();
+                blocking::timeout_if_due(&mut ex, key);
+                if !batch.is_empty() {
                     ex.execute(key, &mut batch);
                 }
             }
@@ -79,7 +91,18 @@ pub async fn serve<S>(
             break;
         }
         if !outbuf.is_empty() {
-            if sock.write_all(&outbuf).await.is_err() {
+            // A peer that does not read would park this write forever; meanwhile the server
+            // may decide to drop the client (output buffer limits, CLIENT KILL).
+            let mut woken = false;
+            let written = tokio::select! {
+                r = sock.write_all(&outbuf) => r.is_ok(),
+                _ = closed_meanwhile(&exec, key, &notify, &mut woken) => false,
+            };
+            if woken {
+                // Output arrived during the write: hand the wake-up back to the loop.
+                notify.notify_one();
+            }
+            if !written {
                 break;
             }
             outbuf.clear();
@@ -95,6 +118,18 @@ pub async fn serve<S>(
     }
     let _ = sock.shutdown().await;
     exec.borrow_mut().unregister(key);
+}
+
+/// Resolves once the executor marked the client to be closed now; every other wake-up
+/// received meanwhile is recorded in `woken`.
+async fn closed_meanwhile(exec: &RefCell<Executor>, key: usize, notify: &Notify, woken: &mut bool) {
+    loop {
+        notify.notified().await;
+        if exec.borrow().closing_now(key) {
+            return;
+        }
+        *woken = true;
+    }
 }
 
 async fn read_some<S: AsyncRead + Unpin>(
