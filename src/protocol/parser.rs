@@ -165,8 +165,33 @@ impl RequestParser {
         batch: &mut Batch,
         limits: &ParserLimits,
     ) -> Result<(), ProtocolError> {
+        // Arguments go straight into the batch; only a command still incomplete when the
+        // input runs out has its arguments parked in `pending` until the next read.
+        let mut start = batch.args.len();
+        batch.args.append(&mut self.pending);
+        let res = self.parse_into(buf, batch, limits, &mut start);
+        if self.remaining > 0 {
+            // Incomplete (or failed) multibulk: take its arguments out of the batch.
+            self.pending.extend(batch.args.drain(start..));
+            if res.is_err() {
+                self.pending.clear();
+            }
+        }
+        res
+    }
+
+    /// The loop behind `parse`. `start` is where the current command's arguments begin in
+    /// `batch.args`.
+    fn parse_into(
+        &mut self,
+        buf: &mut BytesMut,
+        batch: &mut Batch,
+        limits: &ParserLimits,
+        start: &mut usize,
+    ) -> Result<(), ProtocolError> {
         loop {
             if self.remaining == 0 {
+                *start = batch.args.len();
                 if buf.is_empty() {
                     return Ok(());
                 }
@@ -188,10 +213,10 @@ impl RequestParser {
                     }
                 }
             }
-            if !self.read_bulks(buf, limits)? {
+            if !self.read_bulks(buf, limits, &mut batch.args)? {
                 return Ok(());
             }
-            batch.push(self.pending.drain(..));
+            batch.ends.push(batch.args.len());
         }
     }
 
@@ -201,16 +226,22 @@ impl RequestParser {
         buf: &mut BytesMut,
         limits: &ParserLimits,
     ) -> Result<bool, ProtocolError> {
-        let Some(cr) = find_c(buf, b'\r') else {
-            if buf.len() > INLINE_MAX_SIZE {
-                return Err(perr("too big mbulk count string"));
+        let (count, cr) = match fast_header(buf) {
+            Some(h) => h,
+            None => {
+                let Some(cr) = find_c(buf, b'\r') else {
+                    if buf.len() > INLINE_MAX_SIZE {
+                        return Err(perr("too big mbulk count string"));
+                    }
+                    return Ok(false);
+                };
+                if cr + 1 >= buf.len() {
+                    return Ok(false); // the '\n' has not arrived yet
+                }
+                (parse_i64(&buf[1..cr]), cr)
             }
-            return Ok(false);
         };
-        if cr + 1 >= buf.len() {
-            return Ok(false); // the '\n' has not arrived yet
-        }
-        let count = match parse_i64(&buf[1..cr]) {
+        let count = match count {
             Some(n) if n <= i32::MAX as i64 => n,
             _ => return Err(perr("invalid multibulk length")),
         };
@@ -227,27 +258,39 @@ impl RequestParser {
         &mut self,
         buf: &mut BytesMut,
         limits: &ParserLimits,
+        args: &mut Vec<Bytes>,
     ) -> Result<bool, ProtocolError> {
         while self.remaining > 0 {
             let len = match self.bulk_len {
                 Some(len) => len,
                 None => {
-                    let Some(cr) = find_c(buf, b'\r') else {
-                        if buf.len() > INLINE_MAX_SIZE {
-                            return Err(perr("too big bulk count string"));
-                        }
-                        return Ok(false);
+                    let fast = if buf.first() == Some(&b'$') {
+                        fast_header(buf)
+                    } else {
+                        None
                     };
-                    if cr + 1 >= buf.len() {
-                        return Ok(false);
-                    }
-                    if buf[0] != b'$' {
-                        return Err(ProtocolError(format!(
-                            "ERR Protocol error: expected '$', got '{}'",
-                            buf[0] as char
-                        )));
-                    }
-                    let len = match parse_i64(&buf[1..cr]) {
+                    let (parsed, cr) = match fast {
+                        Some(h) => h,
+                        None => {
+                            let Some(cr) = find_c(buf, b'\r') else {
+                                if buf.len() > INLINE_MAX_SIZE {
+                                    return Err(perr("too big bulk count string"));
+                                }
+                                return Ok(false);
+                            };
+                            if cr + 1 >= buf.len() {
+                                return Ok(false);
+                            }
+                            if buf[0] != b'$' {
+                                return Err(ProtocolError(format!(
+                                    "ERR Protocol error: expected '$', got '{}'",
+                                    buf[0] as char
+                                )));
+                            }
+                            (parse_i64(&buf[1..cr]), cr)
+                        }
+                    };
+                    let len = match parsed {
                         Some(n)
                             if n >= 0
                                 && limits.max_bulk_len.is_none_or(|m| n as u64 <= m as u64) =>
@@ -271,11 +314,34 @@ impl RequestParser {
             }
             let arg = buf.split_to(len).freeze();
             buf.advance(2);
-            self.pending.push(arg);
+            args.push(arg);
             self.bulk_len = None;
             self.remaining -= 1;
         }
         Ok(true)
+    }
+}
+
+/// The common case of a `*<n>\r\n` / `$<n>\r\n` header, without a SIMD search: a canonical
+/// decimal (optional '-', no leading zeros, at most 18 digits) directly followed by CRLF.
+/// Returns (value, index of the CR). Anything else — incomplete, odd or invalid — returns
+/// None and takes the exact general path, so results never differ from it.
+#[inline]
+fn fast_header(buf: &[u8]) -> Option<(Option<i64>, usize)> {
+    let neg = buf.get(1) == Some(&b'-');
+    let digits = if neg { 2 } else { 1 };
+    let mut i = digits;
+    let mut v: i64 = 0;
+    while i < buf.len() && i - digits < 18 && buf[i].is_ascii_digit() {
+        v = v * 10 + (buf[i] - b'0') as i64;
+        i += 1;
+    }
+    let n = i - digits;
+    let canonical = n > 0 && (buf[digits] != b'0' || (n == 1 && !neg));
+    if canonical && i + 1 < buf.len() && buf[i] == b'\r' {
+        Some((Some(if neg { -v } else { v }), i))
+    } else {
+        None
     }
 }
 
@@ -465,6 +531,41 @@ mod tests {
         let (cmds, r) = parse_all(b"*2147483647\r\n$536870912\r\nab");
         assert!(r.is_ok());
         assert!(cmds.is_empty());
+    }
+
+    #[test]
+    fn fast_header_agrees_with_the_general_path() {
+        use rand::{Rng, SeedableRng};
+        let mut rng = rand::rngs::SmallRng::seed_from_u64(7);
+        let alphabet = b"0123456789-+\r\n\0 a";
+        let mut inputs: Vec<Vec<u8>> = [
+            "$3\r\n",
+            "*0\r\n",
+            "$-1\r\n",
+            "$-0\r\n",
+            "$03\r\n",
+            "$3\r",
+            "$\r\n",
+            "$9223372036854775807\r\n",
+            "$99999999999999999999\r\n",
+        ]
+        .iter()
+        .map(|s| s.as_bytes().to_vec())
+        .collect();
+        for _ in 0..20_000 {
+            let n = rng.gen_range(1..24);
+            let mut v = vec![b'$'];
+            v.extend((0..n).map(|_| alphabet[rng.gen_range(0..alphabet.len())]));
+            inputs.push(v);
+        }
+        for input in inputs {
+            if let Some((value, cr)) = fast_header(&input) {
+                // Whatever the fast path accepts, the general path reads identically.
+                assert_eq!(find_c(&input, b'\r'), Some(cr), "{input:?}");
+                assert!(cr + 1 < input.len());
+                assert_eq!(value, parse_i64(&input[1..cr]), "{input:?}");
+            }
+        }
     }
 
     #[test]
