@@ -1,71 +1,20 @@
 //! End-to-end checks of the string and generic key commands over a real socket, with the
 //! exact reply bytes Redis 7.0 sends (recorded from redis-server 7.0.15).
 //!
-//! Each test runs its own ferrodis on a fixed port of 7210-7219 and talks raw RESP to it,
+//! Each test runs its own ferrodis on a free port and talks raw RESP to it,
 //! so the bytes on the wire are what is compared, not a client library's interpretation.
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::TcpStream;
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+mod common;
 
-struct Server {
-    child: Child,
-    port: u16,
-}
+use std::time::Duration;
 
-impl Server {
-    fn start(port: u16) -> Server {
-        let child = Command::new(env!("CARGO_BIN_EXE_ferrodis-server"))
-            .args(["--port", &port.to_string()])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("spawn ferrodis-server");
-        let server = Server { child, port };
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(Instant::now() < deadline, "server on {port} did not start");
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        server
-    }
-
-    fn conn(&self) -> Conn {
-        let s = TcpStream::connect(("127.0.0.1", self.port)).expect("connect");
-        s.set_read_timeout(Some(Duration::from_secs(10))).ok();
-        Conn {
-            w: s.try_clone().expect("clone socket"),
-            r: BufReader::new(s),
-        }
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-struct Conn {
-    w: TcpStream,
-    r: BufReader<TcpStream>,
-}
+/// A raw connection speaking in reply bytes.
+struct Conn(common::RawConn);
 
 impl Conn {
     /// Sends one command and returns the raw bytes of its reply.
     fn cmd(&mut self, args: &[&[u8]]) -> Vec<u8> {
-        let mut out = format!("*{}\r\n", args.len()).into_bytes();
-        for a in args {
-            out.extend_from_slice(format!("${}\r\n", a.len()).as_bytes());
-            out.extend_from_slice(a);
-            out.extend_from_slice(b"\r\n");
-        }
-        self.w.write_all(&out).expect("write");
-        let mut reply = Vec::new();
-        self.read_reply(&mut reply);
-        reply
+        self.0.cmd_raw(args)
     }
 
     /// `cmd` with space-separated string arguments.
@@ -73,34 +22,21 @@ impl Conn {
         let args: Vec<&[u8]> = line.split(' ').map(str::as_bytes).collect();
         self.cmd(&args)
     }
+}
 
-    fn read_reply(&mut self, out: &mut Vec<u8>) {
-        let mut line = Vec::new();
-        self.r
-            .read_until(b'\n', &mut line)
-            .expect("read reply line");
-        out.extend_from_slice(&line);
-        let n: i64 = std::str::from_utf8(&line[1..line.len() - 2])
-            .unwrap_or("0")
-            .parse()
-            .unwrap_or(0);
-        match line[0] {
-            b'$' | b'=' if n >= 0 => {
-                let mut body = vec![0u8; n as usize + 2];
-                self.r.read_exact(&mut body).expect("read bulk");
-                out.extend_from_slice(&body);
-            }
-            b'*' | b'~' | b'>' => (0..n.max(0)).for_each(|_| self.read_reply(out)),
-            b'%' => (0..2 * n).for_each(|_| self.read_reply(out)),
-            _ => {}
-        }
-    }
+/// A fresh server on a free port.
+fn start() -> common::Server {
+    common::Server::start(&[])
+}
+
+fn conn(server: &common::Server) -> Conn {
+    Conn(server.raw())
 }
 
 #[test]
 fn set_options_expiry_and_errors() {
-    let server = Server::start(7210);
-    let mut c = server.conn();
+    let server = start();
+    let mut c = conn(&server);
     assert_eq!(c.c("SET k v EX 100"), b"+OK\r\n");
     assert_eq!(c.c("TTL k"), b":100\r\n");
     assert_eq!(c.c("SET k v2 KEEPTTL GET"), b"$1\r\nv\r\n");
@@ -137,8 +73,8 @@ fn set_options_expiry_and_errors() {
 
 #[test]
 fn counters_and_floats() {
-    let server = Server::start(7211);
-    let mut c = server.conn();
+    let server = start();
+    let mut c = conn(&server);
     assert_eq!(c.c("INCRBYFLOAT f 0.1"), b"$3\r\n0.1\r\n");
     assert_eq!(c.c("INCRBYFLOAT f 0.2"), b"$3\r\n0.3\r\n");
     assert_eq!(
@@ -180,8 +116,8 @@ fn counters_and_floats() {
 
 #[test]
 fn lcs_reply_shapes() {
-    let server = Server::start(7212);
-    let mut c = server.conn();
+    let server = start();
+    let mut c = conn(&server);
     c.c("MSET a ohmytext b mynewtext");
     assert_eq!(c.c("LCS a b"), b"$6\r\nmytext\r\n");
     assert_eq!(c.c("LCS a b LEN"), b":6\r\n");
@@ -198,8 +134,8 @@ fn lcs_reply_shapes() {
 
 #[test]
 fn keyspace_commands() {
-    let server = Server::start(7213);
-    let mut c = server.conn();
+    let server = start();
+    let mut c = conn(&server);
     for i in 0..50 {
         c.c(&format!("SET key:{i} {i}"));
     }

@@ -10,14 +10,14 @@
 use bytes::Bytes;
 
 use crate::commands::flags::*;
-use crate::commands::keys::{notify_new, parse_cursor};
+use crate::commands::keys::notify_new;
 use crate::commands::long_double::LongDouble;
-use crate::commands::{spec, CommandSpec, Ctx, WRONGTYPE};
+use crate::commands::{scan, spec, CommandSpec, Ctx, WRONGTYPE};
 use crate::db::hash::{Hash, Limits};
 use crate::db::{Elem, Value};
 use crate::executor::state::notify;
 use crate::protocol::Reply;
-use crate::util::{glob_match, parse_i64};
+use crate::util::parse_i64;
 
 pub static COMMANDS: &[CommandSpec] = &[
     spec!("hset", -4, WRITE | DENYOOM | FAST, [1, 1, 1], hset, "hash", "2.0.0",
@@ -445,128 +445,44 @@ fn hrandfield_count(h: &Hash, out: &mut Reply, l: i64, withvalues: bool, rng: &m
     }
 }
 
-/// The parsed options of HSCAN/SSCAN: COUNT and MATCH (TYPE is SCAN's only).
-pub(crate) struct ScanOpts {
-    pub count: usize,
-    pub pattern: Option<Bytes>,
-}
-
-/// Parses scan options from argv[3..]; `None` after replying with the error.
-pub(crate) fn parse_scan_opts(ctx: &mut Ctx) -> Option<ScanOpts> {
-    let argv = ctx.argv;
-    let mut o = ScanOpts {
-        count: 10,
-        pattern: None,
-    };
-    let mut i = 3;
-    while i < argv.len() {
-        let left = argv.len() - i;
-        let opt = &argv[i][..];
-        if opt.eq_ignore_ascii_case(b"count") && left >= 2 {
-            let n = ctx.int_arg(i + 1)?;
-            if n < 1 {
-                ctx.syntax_error();
-                return None;
-            }
-            o.count = usize::try_from(n).unwrap_or(usize::MAX);
-        } else if opt.eq_ignore_ascii_case(b"match") && left >= 2 {
-            let p = argv[i + 1].clone();
-            o.pattern = (&p[..] != b"*").then_some(p);
-        } else {
-            ctx.syntax_error();
-            return None;
-        }
-        i += 2;
-    }
-    Some(o)
-}
-
-/// The reply of a scan over a missing key.
-pub(crate) fn empty_scan(out: &mut Reply) {
-    out.array(2);
-    out.bulk(b"0");
-    out.array(0);
-}
-
-/// Writes a scan reply: the cursor, then the kept items.
-pub(crate) fn scan_reply(out: &mut Reply, cursor: u64, items: &[Vec<u8>]) {
-    out.array(2);
-    out.bulk(itoa::Buffer::new().format(cursor).as_bytes());
-    out.array(items.len());
-    for i in items {
-        out.bulk(i);
-    }
-}
-
-/// Checks the key of an HSCAN/SSCAN: true to proceed; otherwise it has replied.
-pub(crate) fn scan_key_check(ctx: &mut Ctx, want: fn(&Value) -> bool) -> bool {
-    let argv = ctx.argv;
-    ctx.read_with(&argv[1], |v, out| match v {
-        None => {
-            empty_scan(out);
-            false
-        }
-        Some(v) if want(v) => true,
-        Some(_) => {
-            out.error(WRONGTYPE);
-            false
-        }
-    })
-}
-
 fn hscan(ctx: &mut Ctx) {
     let argv = ctx.argv;
-    let Some(mut cursor) = parse_cursor(&argv[2]) else {
-        ctx.reply().err("invalid cursor");
-        return;
-    };
-    if !scan_key_check(ctx, |v| matches!(v, Value::Hash(_))) {
-        return;
-    }
-    let Some(opts) = parse_scan_opts(ctx) else {
+    let Some((cursor, opts)) = scan::collection_args(ctx, |v| matches!(v, Value::Hash(_))) else {
         return;
     };
     let Some(Value::Hash(h)) = ctx.db().get(&argv[1]).map(|e| &e.value) else {
         return;
     };
     let mut items: Vec<Vec<u8>> = Vec::new();
-    match h {
+    let cursor = match h {
         Hash::Listpack(_) => {
             // Small hashes are returned whole in one call, as Redis does.
             for (f, v) in h.iter() {
                 items.push(f.to_bytes().into_owned());
                 items.push(v.to_bytes().into_owned());
             }
-            cursor = 0;
+            0
         }
-        Hash::Table(_) => {
-            // Redis counts fields and values alike against COUNT, with at most 10*COUNT
-            // bucket visits so a sparse table cannot stall the server.
-            let mut budget = opts.count.saturating_mul(10);
-            loop {
-                cursor = h.scan(cursor, |f, v| {
-                    items.push(f.to_vec());
-                    items.push(v.to_vec());
-                });
-                if cursor == 0 || budget == 0 || items.len() >= opts.count {
-                    break;
-                }
-                budget -= 1;
-            }
-        }
-    }
-    if let Some(p) = &opts.pattern {
+        // Redis counts fields and values alike against COUNT.
+        Hash::Table(_) => scan::collect(cursor, opts.count, &mut items, |c, items| {
+            h.scan(c, |f, v| {
+                items.push(f.to_vec());
+                items.push(v.to_vec());
+            })
+        }),
+    };
+    if opts.pattern.is_some() {
         let mut kept = Vec::with_capacity(items.len());
         let mut it = items.into_iter();
         while let (Some(f), Some(v)) = (it.next(), it.next()) {
-            if glob_match(p, &f, false) {
+            if opts.matches(&f) {
                 kept.push(f);
                 kept.push(v);
             }
         }
         items = kept;
     }
-    scan_reply(ctx.reply(), cursor, &items);
+    scan::reply(ctx.reply(), cursor, &items);
 }
 
 #[cfg(test)]

@@ -447,6 +447,7 @@ fn persistence(state: &State, out: &mut Out) {
 
 fn stats(state: &State, out: &mut Out) {
     let st = &state.stats;
+    let (eviction_total_ms, eviction_current_ms) = crate::executor::evict::exceeded_time_ms(state);
     out.f("total_connections_received", st.total_connections_received)
         .f("total_commands_processed", st.total_commands_processed)
         .f(
@@ -486,8 +487,8 @@ fn stats(state: &State, out: &mut Out) {
         )
         .f("evicted_keys", st.evicted_keys)
         .f("evicted_clients", 0)
-        .f("total_eviction_exceeded_time", 0)
-        .f("current_eviction_exceeded_time", 0)
+        .f("total_eviction_exceeded_time", eviction_total_ms)
+        .f("current_eviction_exceeded_time", eviction_current_ms)
         .f("keyspace_hits", st.keyspace_hits)
         .f("keyspace_misses", st.keyspace_misses)
         .f("pubsub_channels", state.pubsub.channel_count())

@@ -14,7 +14,7 @@
 use bytes::Bytes;
 
 use crate::commands::flags::*;
-use crate::commands::{spec, CommandSpec, Ctx};
+use crate::commands::{scan, spec, CommandSpec, Ctx};
 use crate::executor::state::notify;
 use crate::util::glob_match;
 
@@ -444,92 +444,25 @@ fn keys(ctx: &mut Ctx) {
     out.raw(&body.buf);
 }
 
-/// Parses a SCAN cursor as Redis does with `strtoul`: optional sign (a minus negates
-/// modulo 2^64), decimal digits, nothing else; the empty string is cursor 0.
-pub(crate) fn parse_cursor(s: &[u8]) -> Option<u64> {
-    if s.is_empty() {
-        return Some(0);
-    }
-    let (neg, digits) = match s[0] {
-        b'-' => (true, &s[1..]),
-        b'+' => (false, &s[1..]),
-        _ => (false, s),
-    };
-    if digits.is_empty() {
-        return None;
-    }
-    let mut v: u64 = 0;
-    for &c in digits {
-        if !c.is_ascii_digit() {
-            return None;
-        }
-        v = v.checked_mul(10)?.checked_add((c - b'0') as u64)?;
-    }
-    Some(if neg { v.wrapping_neg() } else { v })
-}
-
 fn scan(ctx: &mut Ctx) {
-    let Some(mut cursor) = parse_cursor(ctx.arg(1)) else {
-        ctx.reply().err("invalid cursor");
+    let Some(cursor) = scan::cursor_arg(ctx, 1) else {
         return;
     };
-    let mut count: i64 = 10;
-    let mut pattern: Option<Bytes> = None;
-    let mut type_name: Option<Bytes> = None;
-    let argv = ctx.argv;
-    let mut i = 2;
-    while i < argv.len() {
-        let left = argv.len() - i;
-        let opt = &argv[i][..];
-        if opt.eq_ignore_ascii_case(b"count") && left >= 2 {
-            let Some(n) = ctx.int_arg(i + 1) else {
-                return;
-            };
-            if n < 1 {
-                ctx.syntax_error();
-                return;
-            }
-            count = n;
-        } else if opt.eq_ignore_ascii_case(b"match") && left >= 2 {
-            let p = argv[i + 1].clone();
-            // "*" matches everything: the same as no pattern.
-            pattern = (&p[..] != b"*").then_some(p);
-        } else if opt.eq_ignore_ascii_case(b"type") && left >= 2 {
-            type_name = Some(argv[i + 1].clone());
-        } else {
-            ctx.syntax_error();
-            return;
-        }
-        i += 2;
-    }
-
-    // Visit buckets until COUNT keys are collected, with at most 10*COUNT extra steps so a
-    // sparse table cannot stall the server (the same bound and loop shape as Redis).
+    let Some(opts) = scan::parse_opts(ctx, 2, true) else {
+        return;
+    };
     let mut keys: Vec<Vec<u8>> = Vec::new();
-    let mut budget = count.saturating_mul(10);
-    {
-        let db = &ctx.state.dbs[ctx.client.db];
-        loop {
-            cursor = db.scan(cursor, |e| keys.push(e.key.as_bytes().to_vec()));
-            if cursor == 0 {
-                break;
-            }
-            let left = budget;
-            budget -= 1;
-            if left == 0 || keys.len() as i64 >= count {
-                break;
-            }
-        }
-    }
+    let db = &ctx.state.dbs[ctx.client.db];
+    let cursor = scan::collect(cursor, opts.count, &mut keys, |c, keys| {
+        db.scan(c, |e| keys.push(e.key.as_bytes().to_vec()))
+    });
 
     let mut kept: Vec<Vec<u8>> = Vec::with_capacity(keys.len());
     for k in keys {
-        if let Some(p) = &pattern {
-            if !glob_match(p, &k, false) {
-                continue;
-            }
+        if !opts.matches(&k) {
+            continue;
         }
-        if let Some(t) = &type_name {
+        if let Some(t) = &opts.type_name {
             let name = if lookup_notouch(ctx, &k) {
                 ctx.db()
                     .get(&k)
@@ -546,13 +479,7 @@ fn scan(ctx: &mut Ctx) {
         }
         kept.push(k);
     }
-    let out = ctx.reply();
-    out.array(2);
-    out.bulk(itoa::Buffer::new().format(cursor).as_bytes());
-    out.array(kept.len());
-    for k in &kept {
-        out.bulk(k);
-    }
+    scan::reply(ctx.reply(), cursor, &kept);
 }
 
 fn randomkey(ctx: &mut Ctx) {
@@ -661,11 +588,10 @@ fn object_freq(ctx: &mut Ctx) {
         ctx.reply().err("An LFU maxmemory policy is not selected, access frequency not tracked. Please note that when switching between policies at runtime LRU and LFU data will take some time to adjust.");
         return;
     }
-    // No per-key counter is kept: report Redis's initial counter (LFU_INIT_VAL, 5),
-    // decayed by one per idle minute (lfu-decay-time 1), as for a key touched once.
-    let lru = ctx.db().get(&key).map_or(0, |e| e.lru);
-    let idle_min = ctx.state.idle_seconds(lru) / 60;
-    ctx.reply().int(5u64.saturating_sub(idle_min) as i64);
+    // The key's LFU counter, decayed to now (Redis's LFUDecrAndReturn).
+    let word = ctx.db().get(&key).map_or(0, |e| e.lru);
+    let freq = crate::executor::evict::lfu_frequency(ctx.state, word);
+    ctx.reply().int(freq as i64);
 }
 
 fn object_help(ctx: &mut Ctx) {
@@ -937,25 +863,5 @@ mod tests {
         assert_eq!(absolute_expiry(i64::MAX, false, 0), Some(i64::MAX));
         assert_eq!(absolute_expiry(i64::MAX, false, 1), None);
         assert_eq!(absolute_expiry(-5, false, 0), Some(-5));
-    }
-
-    #[test]
-    fn cursor_like_strtoul() {
-        assert_eq!(parse_cursor(b""), Some(0));
-        assert_eq!(parse_cursor(b"0"), Some(0));
-        assert_eq!(parse_cursor(b"+5"), Some(5));
-        assert_eq!(parse_cursor(b"-1"), Some(u64::MAX));
-        assert_eq!(parse_cursor(b"18446744073709551615"), Some(u64::MAX));
-        assert_eq!(parse_cursor(b"-18446744073709551615"), Some(1));
-        for bad in [
-            &b"18446744073709551616"[..],
-            b" 1",
-            b"abc",
-            b"-",
-            b"1x",
-            b"0x10",
-        ] {
-            assert_eq!(parse_cursor(bad), None, "{bad:?}");
-        }
     }
 }

@@ -230,33 +230,38 @@ fn parse_decimal(s: &[u8]) -> Option<(Big, i64, i64)> {
     }
     if i < s.len() && (s[i] | 0x20) == b'e' {
         i += 1;
-        let eneg = match s.get(i) {
-            Some(b'-') => {
-                i += 1;
-                true
-            }
-            Some(b'+') => {
-                i += 1;
-                false
-            }
-            _ => false,
-        };
-        let start = i;
-        let mut ev: i64 = 0;
-        while i < s.len() && s[i].is_ascii_digit() {
-            // Saturate: anything this large is out of range either way.
-            ev = (ev * 10 + (s[i] - b'0') as i64).min(1 << 40);
-            i += 1;
-        }
-        if i == start {
-            return None;
-        }
-        e10 += if eneg { -ev } else { ev };
+        e10 += parse_exponent(s, &mut i)?;
     }
     if i != s.len() {
         return None;
     }
     Some((n, e10, 0))
+}
+
+/// Parses an exponent's `[+-]digits` from `s[*i..]`, advancing `i`; `None` without digits.
+/// The value saturates at 2^40: anything that large is out of range either way.
+fn parse_exponent(s: &[u8], i: &mut usize) -> Option<i64> {
+    let neg = match s.get(*i) {
+        Some(b'-') => {
+            *i += 1;
+            true
+        }
+        Some(b'+') => {
+            *i += 1;
+            false
+        }
+        _ => false,
+    };
+    let start = *i;
+    let mut ev: i64 = 0;
+    while *i < s.len() && s[*i].is_ascii_digit() {
+        ev = (ev * 10 + (s[*i] - b'0') as i64).min(1 << 40);
+        *i += 1;
+    }
+    if *i == start {
+        return None;
+    }
+    Some(if neg { -ev } else { ev })
 }
 
 /// Parses the part after "0x": `hexdigits[.hexdigits][(p|P)[+-]digits]`; returns
@@ -288,27 +293,7 @@ fn parse_hex(s: &[u8]) -> Option<(Big, i64, i64)> {
     }
     if i < s.len() && (s[i] | 0x20) == b'p' {
         i += 1;
-        let eneg = match s.get(i) {
-            Some(b'-') => {
-                i += 1;
-                true
-            }
-            Some(b'+') => {
-                i += 1;
-                false
-            }
-            _ => false,
-        };
-        let start = i;
-        let mut ev: i64 = 0;
-        while i < s.len() && s[i].is_ascii_digit() {
-            ev = (ev * 10 + (s[i] - b'0') as i64).min(1 << 40);
-            i += 1;
-        }
-        if i == start {
-            return None;
-        }
-        e2 += if eneg { -ev } else { ev };
+        e2 += parse_exponent(s, &mut i)?;
     }
     if i != s.len() {
         return None;

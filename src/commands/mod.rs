@@ -25,6 +25,7 @@ pub mod keys;
 pub mod list;
 pub mod long_double;
 pub mod pubsub;
+pub mod scan;
 pub mod server;
 pub mod set;
 pub mod sort;

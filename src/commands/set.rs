@@ -15,14 +15,12 @@
 use bytes::Bytes;
 
 use crate::commands::flags::*;
-use crate::commands::hash::{parse_scan_opts, scan_key_check, scan_reply};
-use crate::commands::keys::{notify_new, parse_cursor};
-use crate::commands::{spec, CommandSpec, Ctx, WRONGTYPE};
+use crate::commands::keys::notify_new;
+use crate::commands::{scan, spec, CommandSpec, Ctx, WRONGTYPE};
 use crate::db::set::Set;
 use crate::db::{Elem, Value};
 use crate::executor::state::notify;
 use crate::protocol::Reply;
-use crate::util::glob_match;
 
 pub static COMMANDS: &[CommandSpec] = &[
     spec!("sadd", -3, WRITE | DENYOOM | FAST, [1, 1, 1], sadd, "set", "1.0.0",
@@ -734,40 +732,22 @@ fn sunion_diff(ctx: &mut Ctx, keys: &[Bytes], dst: Option<&Bytes>, op: SetOp) {
 
 fn sscan(ctx: &mut Ctx) {
     let argv = ctx.argv;
-    let Some(mut cursor) = parse_cursor(&argv[2]) else {
-        ctx.reply().err("invalid cursor");
-        return;
-    };
-    if !scan_key_check(ctx, |v| matches!(v, Value::Set(_))) {
-        return;
-    }
-    let Some(opts) = parse_scan_opts(ctx) else {
+    let Some((cursor, opts)) = scan::collection_args(ctx, |v| matches!(v, Value::Set(_))) else {
         return;
     };
     let Some(Value::Set(s)) = ctx.db().get(&argv[1]).map(|e| &e.value) else {
         return;
     };
     let mut items: Vec<Vec<u8>> = Vec::new();
-    match s {
-        Set::Intset(_) => {
-            // Small sets are returned whole in one call, as Redis does.
-            cursor = s.scan(0, |e| items.push(e.to_bytes().into_owned()));
-        }
-        Set::Table(_) => {
-            let mut budget = opts.count.saturating_mul(10);
-            loop {
-                cursor = s.scan(cursor, |e| items.push(e.to_bytes().into_owned()));
-                if cursor == 0 || budget == 0 || items.len() >= opts.count {
-                    break;
-                }
-                budget -= 1;
-            }
-        }
-    }
-    if let Some(p) = &opts.pattern {
-        items.retain(|m| glob_match(p, m, false));
-    }
-    scan_reply(ctx.reply(), cursor, &items);
+    let cursor = match s {
+        // Small sets are returned whole in one call, as Redis does.
+        Set::Intset(_) => s.scan(0, |e| items.push(e.to_bytes().into_owned())),
+        Set::Table(_) => scan::collect(cursor, opts.count, &mut items, |c, items| {
+            s.scan(c, |e| items.push(e.to_bytes().into_owned()))
+        }),
+    };
+    items.retain(|m| opts.matches(m));
+    scan::reply(ctx.reply(), cursor, &items);
 }
 
 #[cfg(test)]

@@ -23,14 +23,14 @@ use bytes::Bytes;
 use rand::Rng;
 
 use crate::commands::flags::*;
-use crate::commands::keys::{notify_new, parse_cursor};
-use crate::commands::{spec, CommandSpec, Ctx, WRONGTYPE};
+use crate::commands::keys::notify_new;
+use crate::commands::{scan, spec, CommandSpec, Ctx, WRONGTYPE};
 use crate::db::set::Set;
 use crate::db::zset::{add_flags, parse_score, AddOutcome, LexRange, Limits, ScoreRange, ZSet};
 use crate::db::{Elem, Value};
 use crate::executor::state::notify;
 use crate::protocol::Reply;
-use crate::util::{glob_match, parse_i64};
+use crate::util::parse_i64;
 
 pub static COMMANDS: &[CommandSpec] = &[
     spec!("zadd", -4, WRITE | DENYOOM | FAST, [1, 1, 1], zadd, "sorted-set", "1.2.0",
@@ -1477,66 +1477,22 @@ fn zrandmember_count(ctx: &mut Ctx, l: i64, withscores: bool) {
 
 fn zscan(ctx: &mut Ctx) {
     let argv = ctx.argv;
-    let Some(cursor) = parse_cursor(&argv[2]) else {
-        ctx.reply().err("invalid cursor");
+    let Some((cursor, opts)) = scan::collection_args(ctx, |v| matches!(v, Value::ZSet(_))) else {
         return;
     };
-    ctx.read_with(&argv[1], |v, out| {
-        let z = match v {
-            None => {
-                out.array(2);
-                out.bulk(b"0");
-                out.array(0);
-                return;
-            }
-            Some(Value::ZSet(z)) => z,
-            Some(_) => {
-                out.error(WRONGTYPE);
-                return;
-            }
-        };
-        let mut count: i64 = 10;
-        let mut pattern: Option<&[u8]> = None;
-        let mut i = 3;
-        while i < argv.len() {
-            let left = argv.len() - i;
-            let a = &argv[i][..];
-            if is(a, "count") && left >= 2 {
-                match parse_i64(&argv[i + 1]) {
-                    Some(n) if n >= 1 => count = n,
-                    Some(_) => {
-                        out.err("syntax error");
-                        return;
-                    }
-                    None => {
-                        out.err("value is not an integer or out of range");
-                        return;
-                    }
-                }
-            } else if is(a, "match") && left >= 2 {
-                let p = &argv[i + 1][..];
-                pattern = (p != b"*").then_some(p);
-            } else {
-                out.err("syntax error");
-                return;
-            }
-            i += 2;
-        }
-        let mut items: Vec<(Vec<u8>, Vec<u8>)> = Vec::new();
-        let next = z.scan(cursor, count as usize, |m, s| {
-            let m = m.to_bytes();
-            if pattern.is_none_or(|p| glob_match(p, &m, false)) {
-                items.push((m.into_owned(), s.to_vec()));
-            }
-        });
-        out.array(2);
-        out.bulk(itoa::Buffer::new().format(next).as_bytes());
-        out.array(items.len() * 2);
-        for (m, s) in &items {
-            out.bulk(m);
-            out.bulk(s);
+    let Some(Value::ZSet(z)) = ctx.db().get(&argv[1]).map(|e| &e.value) else {
+        return;
+    };
+    // The skiplist's own walk applies the COUNT bound (see `ZSet::scan`).
+    let mut items: Vec<Vec<u8>> = Vec::new();
+    let next = z.scan(cursor, opts.count, |m, s| {
+        let m = m.to_bytes();
+        if opts.matches(&m) {
+            items.push(m.into_owned());
+            items.push(s.to_vec());
         }
     });
+    scan::reply(ctx.reply(), next, &items);
 }
 
 #[cfg(test)]

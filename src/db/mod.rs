@@ -80,6 +80,10 @@ pub struct Db {
     pub avg_ttl: u64,
     /// Cursor of the active expiry cycle's walk over this database.
     pub expire_cursor: u64,
+    /// Set while an LFU maxmemory policy is active (kept in sync by `executor::evict`):
+    /// `Entry::lru` then holds Redis's LFU word (16-bit minutes, 8-bit counter) and every
+    /// access bumps the counter instead of storing the LRU clock.
+    pub lfu: Option<crate::executor::evict::Lfu>,
 }
 
 impl Db {
@@ -145,7 +149,10 @@ impl Db {
             None => Err(false),
             Some(e) if e.expire_at != 0 && e.expire_at <= now => Err(true),
             Some(e) => {
-                e.lru = clock;
+                e.lru = match &mut self.lfu {
+                    Some(lfu) => lfu.access(e.lru),
+                    None => clock,
+                };
                 Ok(&e.value)
             }
         }
@@ -154,7 +161,10 @@ impl Db {
     /// Records an access for OBJECT IDLETIME.
     pub fn touch_lru(&mut self, key: &[u8], clock: u32) {
         if let Some(e) = self.dict.get_mut(key) {
-            e.lru = clock;
+            e.lru = match &mut self.lfu {
+                Some(lfu) => lfu.access(e.lru),
+                None => clock,
+            };
         }
     }
 
@@ -163,7 +173,12 @@ impl Db {
     pub fn set(&mut self, key: &[u8], value: Value, keep_ttl: bool, lru: u32) -> bool {
         if let Some(e) = self.dict.get_mut(key) {
             e.value = value;
-            e.lru = lru;
+            // Under LFU an overwrite keeps the key's counter (Redis's dbSetValue), bumped
+            // for the access Redis's setKey makes when it looks the key up.
+            e.lru = match &mut self.lfu {
+                Some(lfu) => lfu.access(e.lru),
+                None => lru,
+            };
             if !keep_ttl && e.expire_at != 0 {
                 e.expire_at = 0;
                 self.expires -= 1;
@@ -171,7 +186,7 @@ impl Db {
             true
         } else {
             let mut entry = Entry::new(Key::new(key), value);
-            entry.lru = lru;
+            entry.lru = self.lfu.as_ref().map_or(lru, |l| l.initial());
             self.dict.insert_new(entry);
             false
         }
@@ -180,7 +195,7 @@ impl Db {
     /// Inserts a key known to be absent, with an expiry (0: none).
     pub fn insert_new(&mut self, key: &[u8], value: Value, expire_at: u64, lru: u32) {
         let mut entry = Entry::new(Key::new(key), value);
-        entry.lru = lru;
+        entry.lru = self.lfu.as_ref().map_or(lru, |l| l.initial());
         entry.expire_at = expire_at;
         if expire_at != 0 {
             self.expires += 1;

@@ -29,6 +29,7 @@
 
 pub mod blocking;
 pub mod client;
+pub mod evict;
 pub mod expire;
 pub mod propagate;
 pub mod pubsub;
@@ -319,6 +320,11 @@ impl Executor {
             self.after_reject(client);
             return;
         }
+        // maxmemory: evict first; refuse the command with -OOM if memory stays too high.
+        if !evict::admit(self, client, spec) {
+            self.after_reject(client);
+            return;
+        }
         // Subscribed-mode restrictions (RESP2).
         if pubsub::rejects(client, spec, argv) {
             self.after_reject(client);
@@ -583,6 +589,7 @@ impl Executor {
             self.state.memory_peak = used;
         }
         blocking::timeouts(self);
+        evict::cron(self);
         if self.state.is_master && self.state.active_expire_enabled {
             expire::active_expire_cycle(&mut self.state);
             pubsub::flush_pending_idle(self);

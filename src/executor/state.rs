@@ -173,6 +173,8 @@ pub struct State {
     pub master_replid: String,
     /// The previous replication ID (INFO master_replid2); 40 zeros when there is none.
     pub master_replid2: String,
+    /// maxmemory eviction: candidate pool, LFU sync, time accounting (`evict`).
+    pub evict: super::evict::EvictState,
 }
 
 impl State {
@@ -217,6 +219,7 @@ impl State {
             wake_server: std::rc::Rc::new(tokio::sync::Notify::new()),
             master_replid,
             master_replid2: "0".repeat(40),
+            evict: Default::default(),
         }
     }
 
