@@ -29,6 +29,7 @@
 
 pub mod blocking;
 pub mod client;
+pub mod clock;
 pub mod evict;
 pub mod expire;
 pub mod propagate;
@@ -62,9 +63,9 @@ pub enum After {
 
 pub struct Executor {
     pub state: State,
-    /// Last clock reading in Unix µs: set when input is read and after every command, so a
-    /// command's start time costs no clock read.
-    clock_us: u64,
+    /// Unix time: anchored when input is read, ticked after every command, so a command's
+    /// start is the previous one's end and costs no clock read (see `clock`).
+    clock: clock::Clock,
     /// Slot `None` only while that client's command runs.
     pub clients: Slab<Option<Client>>,
 }
@@ -72,7 +73,7 @@ pub struct Executor {
 impl Executor {
     pub fn new(cfg: Config) -> Executor {
         Executor {
-            clock_us: crate::util::now_us(),
+            clock: clock::Clock::new(),
             state: State::new(cfg),
             clients: Slab::new(),
         }
@@ -131,8 +132,7 @@ impl Executor {
     pub fn note_input(&mut self, key: usize, bytes: usize, buffered: usize) {
         self.state.stats.total_net_input_bytes += bytes as u64;
         self.state.stats.total_reads_processed += 1;
-        self.clock_us = crate::util::now_us();
-        let now = self.clock_us / 1000;
+        let now = self.clock.anchor() / 1000;
         self.state.now_ms = now;
         if let Some(Some(c)) = self.clients.get_mut(key) {
             c.qbuf = buffered;
@@ -143,8 +143,7 @@ impl Executor {
     /// Reads the clock (for batches that do not follow a read, e.g. a client released from
     /// CLIENT PAUSE).
     pub fn refresh_clock(&mut self) {
-        self.clock_us = crate::util::now_us();
-        self.state.now_ms = self.clock_us / 1000;
+        self.state.now_ms = self.clock.anchor() / 1000;
     }
 
     /// Replies with a protocol error and marks the client to close after the reply.
@@ -450,7 +449,7 @@ impl Executor {
         let dirty_before = self.state.dirty;
         // The command's time (expiry decisions inside the command use it) and the start of
         // its duration: the previous command's end, or the time the batch's input was read.
-        let start_us = self.clock_us;
+        let start_us = self.clock.now_us();
         self.state.now_ms = start_us / 1000;
         client.last_cmd = spec.full_name;
         client.last_spec = Some(spec);
@@ -471,9 +470,8 @@ impl Executor {
         if watch::exec_pending(client) {
             watch::run_exec(self, client);
         }
-        let end_us = crate::util::now_us();
-        // The end of one command is the start of the next: one clock read per command.
-        self.clock_us = end_us;
+        // The end of one command is the start of the next: one cheap tick per command.
+        let end_us = self.clock.tick();
         let usec = end_us.saturating_sub(start_us);
         let dirty = self.state.dirty > dirty_before;
         if dirty && !propagated && spec.has(flags::WRITE) {
