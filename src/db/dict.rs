@@ -353,6 +353,8 @@ impl<N: Chained, H: KeyHasher> ChainDict<N, H> {
             let idx = h & t.mask();
             let mut link = &mut t.buckets[idx];
             while link.as_ref().is_some_and(|node| node.key() != key) {
+                // Cannot fail: the loop condition just saw `Some`. (Matching on `link` directly
+                // would keep it borrowed past the loop in today's borrow checker.)
                 link = &mut link.as_mut().expect("checked above").link_mut().0;
             }
             if let Some(mut node) = link.take() {

@@ -114,12 +114,11 @@ impl Executor {
 
     /// Parser limits for this client's next read.
     pub fn parser_limits(&self, key: usize) -> ParserLimits {
-        let c = self.clients[key]
-            .as_ref()
-            .expect("client present between calls");
+        // A missing client (already unregistered) gets the strictest limits.
+        let authenticated = matches!(self.clients.get(key), Some(Some(c)) if c.authenticated);
         ParserLimits {
             max_bulk_len: Some(self.state.cfg.proto_max_bulk_len as usize),
-            auth_required: !c.authenticated,
+            auth_required: !authenticated,
         }
     }
 

@@ -57,8 +57,9 @@ impl Propagator {
         match self.pending.len() {
             0 => {}
             1 => {
-                let (db, argv) = self.pending.pop().expect("one entry");
-                self.emit(db, &argv);
+                if let Some((db, argv)) = self.pending.pop() {
+                    self.emit(db, &argv);
+                }
             }
             _ => {
                 let pending = std::mem::take(&mut self.pending);

@@ -264,7 +264,7 @@ pub fn format_g17(d: f64) -> String {
     let exp = d.abs().log10().floor() as i32;
     // Use scientific formatting to learn the decimal exponent exactly.
     let sci = format!("{:.16e}", d);
-    let (mant, e) = sci.split_once('e').unwrap();
+    let (mant, e) = sci.split_once('e').unwrap_or((sci.as_str(), ""));
     let e: i32 = e.parse().unwrap_or(exp);
     if !(-4..17).contains(&e) {
         let mant = trim_zeros(mant);

@@ -54,8 +54,8 @@ async fn bind_tcp(cfg: &Config) -> Result<Vec<TcpListener>, StartError> {
             None => (false, raw.as_str()),
         };
         let ip: IpAddr = match addr {
-            "*" => "0.0.0.0".parse().expect("literal"),
-            "::*" => "::".parse().expect("literal"),
+            "*" => IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED),
+            "::*" => IpAddr::V6(std::net::Ipv6Addr::UNSPECIFIED),
             a => match a.parse() {
                 Ok(ip) => ip,
                 Err(_) => {
