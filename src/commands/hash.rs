@@ -113,11 +113,7 @@ fn existing_for_write<'c>(ctx: &'c mut Ctx, key: &[u8]) -> Result<Option<&'c mut
 
 /// Deletes `key` if its hash became empty; returns whether it did.
 fn delete_if_empty(ctx: &mut Ctx, key: &[u8]) -> bool {
-    let empty = matches!(ctx.db().get_value_mut(key), Some(Value::Hash(h)) if h.is_empty());
-    if empty {
-        ctx.db().remove(key);
-    }
-    empty
+    ctx.db().remove_if_empty(key)
 }
 
 fn arity_error(ctx: &mut Ctx) {

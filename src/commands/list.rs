@@ -138,12 +138,8 @@ fn event_of(end: End, push: bool) -> &'static str {
 /// fires "del"); returns whether it did.
 fn delete_if_empty(ctx: &mut Ctx, key: &[u8]) -> bool {
     let db = ctx.client.db;
-    let empty = matches!(
-        ctx.state.dbs[db].get(key).map(|e| &e.value),
-        Some(Value::List(l)) if l.is_empty()
-    );
+    let empty = ctx.state.dbs[db].remove_if_empty(key);
     if empty {
-        ctx.state.dbs[db].remove(key);
         ctx.state
             .notify_keyspace_event(notify::GENERIC, "del", key, db);
     }

@@ -132,11 +132,7 @@ fn add_new_key(ctx: &mut Ctx, key: &[u8], value: Value) {
 
 /// Removes `key` if its set became empty; returns whether it did.
 fn delete_if_empty(ctx: &mut Ctx, key: &[u8]) -> bool {
-    let empty = matches!(ctx.db().get_value_mut(key), Some(Value::Set(s)) if s.is_empty());
-    if empty {
-        ctx.db().remove(key);
-    }
-    empty
+    ctx.db().remove_if_empty(key)
 }
 
 /// Emits a keyspace event now (subscribers on the caller's own connection see events and

@@ -158,6 +158,19 @@ impl Db {
         }
     }
 
+    /// Removes `key` if it holds a collection that has become empty, as every Redis command
+    /// that removes elements does. Returns whether it was removed.
+    pub fn remove_if_empty(&mut self, key: &[u8]) -> bool {
+        let empty = self
+            .dict
+            .get(key)
+            .is_some_and(|e| e.value.is_empty_collection());
+        if empty {
+            self.remove(key);
+        }
+        empty
+    }
+
     /// Records an access for OBJECT IDLETIME.
     pub fn touch_lru(&mut self, key: &[u8], clock: u32) {
         if let Some(e) = self.dict.get_mut(key) {
