@@ -483,40 +483,11 @@ fn hscan(ctx: &mut Ctx) {
 
 #[cfg(test)]
 mod tests {
-    use std::rc::Rc;
-
-    use bytes::{Bytes, BytesMut};
-    use tokio::sync::Notify;
-
-    use crate::config::Config;
-    use crate::executor::{propagate, Executor};
-    use crate::protocol::Batch;
+    use crate::executor::test_support::{resp, run, setup};
 
     fn stream_of(cmds: &[&[&str]]) -> String {
-        let mut exec = Executor::new(Config::default());
-        exec.state.propagation.enabled = true;
-        let c = exec
-            .register(
-                "127.0.0.1:1".into(),
-                "127.0.0.1:6379".into(),
-                false,
-                -1,
-                Rc::new(Notify::new()),
-            )
-            .expect("room for a client");
-        let mut batch = Batch::new();
-        for cmd in cmds {
-            batch.push(cmd.iter().map(|a| Bytes::copy_from_slice(a.as_bytes())));
-        }
-        exec.refresh_clock();
-        exec.execute(c, &mut batch);
-        String::from_utf8_lossy(&exec.state.propagation.take()).into_owned()
-    }
-
-    fn resp(args: &[&str]) -> String {
-        let mut b = BytesMut::new();
-        propagate::encode(&mut b, args);
-        String::from_utf8(b.to_vec()).expect("ascii")
+        let (mut exec, c) = setup();
+        run(&mut exec, c, cmds).1
     }
 
     #[test]

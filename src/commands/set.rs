@@ -748,52 +748,7 @@ fn sscan(ctx: &mut Ctx) {
 
 #[cfg(test)]
 mod tests {
-    use std::rc::Rc;
-
-    use bytes::{Bytes, BytesMut};
-    use tokio::sync::Notify;
-
-    use crate::config::Config;
-    use crate::executor::{propagate, Executor};
-    use crate::protocol::Batch;
-
-    fn setup() -> (Executor, usize) {
-        let mut exec = Executor::new(Config::default());
-        exec.state.propagation.enabled = true;
-        let c = exec
-            .register(
-                "127.0.0.1:1".into(),
-                "127.0.0.1:6379".into(),
-                false,
-                -1,
-                Rc::new(Notify::new()),
-            )
-            .expect("room for a client");
-        (exec, c)
-    }
-
-    /// Runs commands and returns (replies, propagated stream).
-    fn run(exec: &mut Executor, c: usize, cmds: &[&[&str]]) -> (String, String) {
-        let mut batch = Batch::new();
-        for cmd in cmds {
-            batch.push(cmd.iter().map(|a| Bytes::copy_from_slice(a.as_bytes())));
-        }
-        exec.refresh_clock();
-        exec.execute(c, &mut batch);
-        let mut out = BytesMut::new();
-        exec.take_output(c, &mut out);
-        let stream = exec.state.propagation.take();
-        (
-            String::from_utf8_lossy(&out).into_owned(),
-            String::from_utf8_lossy(&stream).into_owned(),
-        )
-    }
-
-    fn resp(args: &[&str]) -> String {
-        let mut b = BytesMut::new();
-        propagate::encode(&mut b, args);
-        String::from_utf8(b.to_vec()).expect("ascii")
-    }
+    use crate::executor::test_support::{resp, run, setup};
 
     #[test]
     fn spop_propagates_srem_or_del() {

@@ -1497,41 +1497,14 @@ fn zscan(ctx: &mut Ctx) {
 
 #[cfg(test)]
 mod tests {
+    use crate::executor::test_support::{resp, run, setup};
+
     use super::*;
-    use crate::config::Config;
-    use crate::executor::Executor;
-    use crate::protocol::Batch;
-    use std::rc::Rc;
-    use tokio::sync::Notify;
 
     /// Runs commands through the executor; returns the propagated stream.
     fn stream(cmds: &[&[&str]]) -> String {
-        let mut exec = Executor::new(Config::default());
-        exec.state.propagation.enabled = true;
-        let key = exec
-            .register(
-                "127.0.0.1:1".into(),
-                "127.0.0.1:6379".into(),
-                false,
-                -1,
-                Rc::new(Notify::new()),
-            )
-            .expect("room for a client");
-        let mut batch = Batch::new();
-        for c in cmds {
-            batch.push(c.iter().map(|a| Bytes::copy_from_slice(a.as_bytes())));
-        }
-        exec.refresh_clock();
-        exec.execute(key, &mut batch);
-        String::from_utf8_lossy(&exec.state.propagation.take()).into_owned()
-    }
-
-    fn resp(args: &[&str]) -> String {
-        let mut s = format!("*{}\r\n", args.len());
-        for a in args {
-            s.push_str(&format!("${}\r\n{}\r\n", a.len(), a));
-        }
-        s
+        let (mut exec, c) = setup();
+        run(&mut exec, c, cmds).1
     }
 
     #[test]

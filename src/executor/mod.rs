@@ -36,6 +36,8 @@ pub mod propagate;
 pub mod pubsub;
 pub mod shutdown;
 pub mod state;
+#[cfg(test)]
+pub mod test_support;
 pub mod watch;
 
 use std::rc::Rc;
@@ -649,40 +651,14 @@ pub fn repr(bytes: &[u8]) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::*;
+    use super::test_support::{resp, run, setup};
 
-    /// Runs commands through the real dispatch path and returns the propagated stream.
+    /// The propagated stream of one batch.
     fn stream_of(exec: &mut Executor, key: usize, cmds: &[&[&str]]) -> String {
-        let mut batch = Batch::new();
-        for c in cmds {
-            batch.push(c.iter().map(|a| Bytes::copy_from_slice(a.as_bytes())));
-        }
-        exec.refresh_clock();
-        exec.execute(key, &mut batch);
-        String::from_utf8_lossy(&exec.state.propagation.take()).into_owned()
+        run(exec, key, cmds).1
     }
 
-    fn setup() -> (Executor, usize) {
-        let mut exec = Executor::new(Config::default());
-        exec.state.propagation.enabled = true;
-        let key = exec
-            .register(
-                "127.0.0.1:1".into(),
-                "127.0.0.1:6379".into(),
-                false,
-                -1,
-                Rc::new(Notify::new()),
-            )
-            .expect("room for a client");
-        (exec, key)
-    }
-
-    /// RESP of one command, for expectations.
-    fn resp(args: &[&str]) -> String {
-        let mut b = BytesMut::new();
-        propagate::encode(&mut b, args);
-        String::from_utf8(b.to_vec()).expect("ascii")
-    }
+    use super::*;
 
     #[test]
     fn writes_reach_the_stream_in_order_with_select() {

@@ -453,6 +453,8 @@ pub fn unwatch(ctx: &mut Ctx) {
 
 #[cfg(test)]
 mod tests {
+    use crate::executor::test_support::{run, setup};
+
     use super::*;
     use crate::config::Config;
     use crate::db::Value;
@@ -543,38 +545,6 @@ mod tests {
         assert!(!watched_key_expired(&state, &a));
         state.now_ms = 3000;
         assert!(watched_key_expired(&state, &a));
-    }
-
-    /// Runs one batch through the real dispatch path; returns (replies, propagated stream).
-    fn run(exec: &mut Executor, key: usize, cmds: &[&[&str]]) -> (String, String) {
-        let mut batch = crate::protocol::Batch::new();
-        for c in cmds {
-            batch.push(c.iter().map(|a| Bytes::copy_from_slice(a.as_bytes())));
-        }
-        exec.refresh_clock();
-        exec.execute(key, &mut batch);
-        let mut out = bytes::BytesMut::new();
-        exec.take_output(key, &mut out);
-        let stream = exec.state.propagation.take();
-        (
-            String::from_utf8_lossy(&out).into_owned(),
-            String::from_utf8_lossy(&stream).into_owned(),
-        )
-    }
-
-    fn setup() -> (Executor, usize) {
-        let mut exec = Executor::new(Config::default());
-        exec.state.propagation.enabled = true;
-        let key = exec
-            .register(
-                "127.0.0.1:1".into(),
-                "127.0.0.1:6379".into(),
-                false,
-                -1,
-                Rc::new(tokio::sync::Notify::new()),
-            )
-            .expect("room for a client");
-        (exec, key)
     }
 
     fn resp(cmds: &[&[&str]]) -> String {
