@@ -10,6 +10,7 @@
 //! - [`executor`]: the single owner of the keyspace; runs every command, the cron, expiry.
 //! - [`db`]: the keyspace — databases, the Redis-style dict, keys, values.
 //! - [`commands`]: the command table and one file per command family.
+//! - [`persistence`]: RDB files (reader, writer) and the fork-free snapshot, saving, loading.
 //! - [`util`]: strict number parsing, glob matching, clocks.
 
 #![forbid(unsafe_op_in_unsafe_fn)]
@@ -20,6 +21,7 @@ pub mod commands;
 pub mod config;
 pub mod db;
 pub mod executor;
+pub mod persistence;
 pub mod protocol;
 pub mod server;
 pub mod util;

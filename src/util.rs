@@ -70,6 +70,30 @@ pub fn parse_f64(s: &[u8]) -> Option<f64> {
 }
 
 /// Milliseconds since the Unix epoch.
+/// C's `atoi`: optional spaces and sign, then leading digits; anything else stops it.
+pub fn atoi(s: &[u8]) -> i64 {
+    let s = trim_leading_space(s);
+    let (neg, digits) = match s.first() {
+        Some(b'-') => (true, &s[1..]),
+        Some(b'+') => (false, &s[1..]),
+        _ => (false, s),
+    };
+    let mut v: i64 = 0;
+    for &c in digits.iter().take_while(|c| c.is_ascii_digit()) {
+        v = v.wrapping_mul(10).wrapping_add((c - b'0') as i64);
+    }
+    if neg {
+        -v
+    } else {
+        v
+    }
+}
+
+pub fn trim_leading_space(s: &[u8]) -> &[u8] {
+    let n = s.iter().take_while(|c| c.is_ascii_whitespace()).count();
+    &s[n..]
+}
+
 pub fn now_ms() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)

@@ -15,6 +15,7 @@ use crate::commands::{CommandSpec, Ctx};
 use crate::db::digest;
 use crate::db::Value;
 use crate::executor::state::State;
+use crate::util::{atoi, trim_leading_space};
 
 pub static COMMANDS: &[CommandSpec] = &[cmd!(
     "debug",
@@ -154,6 +155,7 @@ fn debug(ctx: &mut Ctx) {
         }
         (b"object", 3) => object(ctx),
         (b"populate", 3..=5) => populate(ctx),
+        (b"reload", _) => reload(ctx),
         (b"protocol", 3) => protocol(ctx),
         (b"error", 3) => {
             let msg = String::from_utf8_lossy(&ctx.argv[2]).into_owned();
@@ -173,28 +175,50 @@ fn debug(ctx: &mut Ctx) {
     }
 }
 
-/// C's `atoi`: optional spaces and sign, then leading digits; anything else stops it.
-fn atoi(s: &[u8]) -> i64 {
-    let s = trim_leading_space(s);
-    let (neg, digits) = match s.first() {
-        Some(b'-') => (true, &s[1..]),
-        Some(b'+') => (false, &s[1..]),
-        _ => (false, s),
-    };
-    let mut v: i64 = 0;
-    for &c in digits.iter().take_while(|c| c.is_ascii_digit()) {
-        v = v.wrapping_mul(10).wrapping_add((c - b'0') as i64);
+/// DEBUG RELOAD [MERGE] [NOFLUSH] [NOSAVE]: save, flush, load the file back (synchronously,
+/// as Redis does).
+fn reload(ctx: &mut Ctx) {
+    let (mut merge, mut flush, mut save) = (false, true, true);
+    for a in &ctx.argv[2..] {
+        if a.eq_ignore_ascii_case(b"merge") {
+            merge = true;
+        } else if a.eq_ignore_ascii_case(b"noflush") {
+            flush = false;
+        } else if a.eq_ignore_ascii_case(b"nosave") {
+            save = false;
+        } else {
+            ctx.reply()
+                .err("DEBUG RELOAD only supports the MERGE, NOFLUSH and NOSAVE options.");
+            return;
+        }
     }
-    if neg {
-        -v
-    } else {
-        v
+    let path = std::path::PathBuf::from(&ctx.state.cfg.dbfilename);
+    if save {
+        crate::persistence::save::kill_bgsave(ctx.state);
+        let result = crate::persistence::save::save_sync(ctx.state, &path);
+        crate::persistence::save::record_sync_save(ctx.state, &result);
+        if result.is_err() {
+            ctx.reply().err("Error trying to save the dataset");
+            return;
+        }
     }
-}
-
-fn trim_leading_space(s: &[u8]) -> &[u8] {
-    let n = s.iter().take_while(|c| c.is_ascii_whitespace()).count();
-    &s[n..]
+    if flush {
+        ctx.state.signal_flush_db(None);
+        for db in &mut ctx.state.dbs {
+            db.clear();
+        }
+    }
+    match crate::persistence::load::load_sync(ctx.state, &path, merge) {
+        Ok(_) => {
+            tracing::info!("DB reloaded by DEBUG RELOAD");
+            ctx.reply().ok();
+        }
+        Err(e) => {
+            tracing::warn!("{e}");
+            ctx.reply()
+                .err("Error trying to load the RDB dump, check server logs.");
+        }
+    }
 }
 
 /// C's `strtod` as DEBUG SLEEP uses it: the longest decimal prefix, 0 when there is none.

@@ -413,24 +413,54 @@ fn memory(state: &mut State, clients: &ClientTotals, out: &mut Out) {
 }
 
 fn persistence(state: &State, out: &mut Out) {
-    out.f("loading", 0)
+    let rdb = &state.rdb;
+    let now = state.now_ms / 1000;
+    let bg = rdb.bgsave.as_ref();
+    let cow_now = bg.map_or(0, |_| {
+        state.dbs.iter().map(|d| d.captured_bytes()).sum::<usize>()
+    });
+    out.f("loading", rdb.loading.is_some() as u8)
         .f("async_loading", 0)
-        .f("current_cow_peak", 0)
-        .f("current_cow_size", 0)
+        .f(
+            "current_cow_peak",
+            bg.map_or(0, |b| b.snapshot.peak_captured),
+        )
+        .f("current_cow_size", cow_now)
         .f("current_cow_size_age", 0)
-        .f("current_fork_perc", "0.00")
-        .f("current_save_keys_processed", 0)
-        .f("current_save_keys_total", 0)
+        .f("current_fork_perc", {
+            let pct = bg.map_or(0.0, |b| {
+                if b.snapshot.total_keys == 0 {
+                    0.0
+                } else {
+                    b.snapshot.keys as f64 * 100.0 / b.snapshot.total_keys as f64
+                }
+            });
+            format!("{pct:.2}")
+        })
+        .f(
+            "current_save_keys_processed",
+            bg.map_or(0, |b| b.snapshot.keys),
+        )
+        .f(
+            "current_save_keys_total",
+            bg.map_or(0, |b| b.snapshot.total_keys),
+        )
         .f("rdb_changes_since_last_save", state.dirty)
-        .f("rdb_bgsave_in_progress", 0)
+        .f("rdb_bgsave_in_progress", bg.is_some() as u8)
         .f("rdb_last_save_time", state.lastsave)
-        .f("rdb_last_bgsave_status", "ok")
-        .f("rdb_last_bgsave_time_sec", -1)
-        .f("rdb_current_bgsave_time_sec", -1)
-        .f("rdb_saves", 0)
-        .f("rdb_last_cow_size", 0)
-        .f("rdb_last_load_keys_expired", 0)
-        .f("rdb_last_load_keys_loaded", 0)
+        .f(
+            "rdb_last_bgsave_status",
+            if rdb.last_ok { "ok" } else { "err" },
+        )
+        .f("rdb_last_bgsave_time_sec", rdb.last_bgsave_secs)
+        .f(
+            "rdb_current_bgsave_time_sec",
+            bg.map_or(-1, |b| now.saturating_sub(b.started_secs) as i64),
+        )
+        .f("rdb_saves", rdb.saves)
+        .f("rdb_last_cow_size", rdb.last_cow_size)
+        .f("rdb_last_load_keys_expired", rdb.last_load_keys_expired)
+        .f("rdb_last_load_keys_loaded", rdb.last_load_keys_loaded)
         .f("aof_enabled", 0)
         .f("aof_rewrite_in_progress", 0)
         .f("aof_rewrite_scheduled", 0)
@@ -443,6 +473,26 @@ fn persistence(state: &State, out: &mut Out) {
         .f("aof_last_cow_size", 0)
         .f("module_fork_in_progress", 0)
         .f("module_fork_last_cow_size", 0);
+    if let Some(p) = &rdb.loading {
+        let perc = if p.total_bytes == 0 {
+            0.0
+        } else {
+            p.loaded_bytes as f64 * 100.0 / p.total_bytes as f64
+        };
+        let elapsed = now.saturating_sub(p.start_secs);
+        let eta = if p.loaded_bytes == 0 || elapsed == 0 {
+            1
+        } else {
+            (p.total_bytes.saturating_sub(p.loaded_bytes) as f64 * elapsed as f64
+                / p.loaded_bytes as f64) as i64
+        };
+        out.f("loading_start_time", p.start_secs)
+            .f("loading_total_bytes", p.total_bytes)
+            .f("loading_rdb_used_mem", p.rdb_used_mem)
+            .f("loading_loaded_bytes", p.loaded_bytes)
+            .f("loading_loaded_perc", format!("{perc:.2}"))
+            .f("loading_eta_seconds", eta);
+    }
 }
 
 fn stats(state: &State, out: &mut Out) {

@@ -24,6 +24,7 @@ pub mod introspect;
 pub mod keys;
 pub mod list;
 pub mod long_double;
+pub mod persistence;
 pub mod pubsub;
 pub mod scan;
 pub mod server;
@@ -252,6 +253,7 @@ pub fn table() -> &'static Table {
             bitmap::COMMANDS,
             sort::COMMANDS,
             zset::COMMANDS,
+            persistence::COMMANDS,
         ] {
             for spec in family {
                 m.insert(spec.name, spec);

@@ -208,12 +208,20 @@ fn flushall(ctx: &mut Ctx) {
         return;
     }
     ctx.state.signal_flush_db(None);
+    // Redis's flushAllDataAndResetRDB: a running BGSAVE is killed, and with save points the
+    // empty dataset is saved at once; the flush itself then counts as one more change.
+    crate::persistence::save::kill_bgsave(ctx.state);
     let mut removed = 0u64;
     for db in &mut ctx.state.dbs {
         removed += db.clear() as u64;
     }
-    // Redis counts the flush itself as one more change (it may also trigger a save).
-    ctx.state.dirty += removed + 1;
+    ctx.state.dirty += removed;
+    if !ctx.state.cfg.save.is_empty() {
+        let path = std::path::PathBuf::from(&ctx.state.cfg.dbfilename);
+        let result = crate::persistence::save::save_sync(ctx.state, &path);
+        crate::persistence::save::record_sync_save(ctx.state, &result);
+    }
+    ctx.state.dirty += 1;
     ctx.propagate(ctx.argv);
     ctx.reply().ok();
 }
@@ -302,13 +310,14 @@ fn shutdown(ctx: &mut Ctx) {
         }
         return;
     }
-    req.save = if save {
-        Some(true)
-    } else if nosave {
-        Some(false)
-    } else {
-        None
-    };
+    // The final save runs here, so its failure can be reported (Redis's
+    // prepareForShutdown); the shutdown sequence then does not save again.
+    let want_save = save || (!nosave && !ctx.state.cfg.save.is_empty());
+    if want_save && !crate::executor::shutdown::final_save(ctx.state) && !req.force {
+        ctx.reply().err("Errors trying to SHUTDOWN. Check logs.");
+        return;
+    }
+    req.save = Some(false);
     ctx.state.shutdown = Some(req);
     ctx.state.wake_server.notify_one();
 }

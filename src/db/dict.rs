@@ -119,6 +119,11 @@ impl Dict {
         self.remove_node(key)
     }
 
+    /// Inserts an entry unless its key is present (see `ChainDict::insert_node_unique`).
+    pub fn try_insert_new(&mut self, entry: Box<Entry>) -> Result<(), Box<Entry>> {
+        self.insert_node_unique(entry)
+    }
+
     /// RANDOMKEY's pick (see `ChainDict::random`).
     pub fn random_entry(&self, rng: &mut impl rand::Rng) -> Option<&Entry> {
         self.random(rng)
@@ -338,6 +343,50 @@ impl<N: Chained, H: KeyHasher> ChainDict<N, H> {
         t.buckets[idx].insert(node).item_mut()
     }
 
+    /// Links in a node unless its key is already present, with one hash and one probe (the
+    /// loader's path: a key read twice from a file is an error, not an overwrite). Gives the
+    /// node back when the key exists.
+    pub(super) fn insert_node_unique(&mut self, mut node: Box<N>) -> Result<(), Box<N>> {
+        self.rehash_step();
+        self.expand_if_needed();
+        let h = self.hash(node.key()) as usize;
+        let n = if self.is_rehashing() { 2 } else { 1 };
+        for t in &self.tables[..n] {
+            if !t.buckets.is_empty() {
+                let mut cur = t.buckets[h & t.mask()].as_deref();
+                while let Some(c) = cur {
+                    if c.key() == node.key() {
+                        return Err(node);
+                    }
+                    cur = c.link().0.as_deref();
+                }
+            }
+        }
+        let t = &mut self.tables[n - 1];
+        let idx = h & t.mask();
+        node.link_mut().0 = t.buckets[idx].take();
+        t.used += 1;
+        t.buckets[idx] = Some(node);
+        Ok(())
+    }
+
+    /// Makes room for `n` nodes up front (Redis's `dictExpand` on an RDB's RESIZEDB), so a
+    /// load does not rehash its way up through every power of two.
+    pub fn reserve(&mut self, n: usize) {
+        if self.is_rehashing() {
+            return;
+        }
+        let want = n.max(INITIAL_SIZE).next_power_of_two();
+        if want <= self.tables[0].buckets.len() {
+            return;
+        }
+        if self.is_empty() {
+            self.tables[0].buckets = empty_buckets(want);
+        } else {
+            self.resize_to(want);
+        }
+    }
+
     /// Unlinks and returns the node filed under `key`.
     pub(super) fn remove_node(&mut self, key: &[u8]) -> Option<Box<N>> {
         if self.is_empty() {
@@ -484,34 +533,46 @@ impl<N: Chained, H: KeyHasher> ChainDict<N, H> {
         if self.is_empty() {
             return 0;
         }
-        let mut v = cursor;
-        let visit = |t: &Table<N>, idx: usize, f: &mut dyn FnMut(&N::Item)| {
-            for_chain(&t.buckets[idx], f);
-        };
-        if !self.is_rehashing() {
-            let t0 = &self.tables[0];
-            let m0 = t0.mask() as u64;
-            visit(t0, (v & m0) as usize, &mut f);
-            v |= !m0;
-            v = v.reverse_bits().wrapping_add(1).reverse_bits();
-        } else {
-            let (mut small, mut large) = (&self.tables[0], &self.tables[1]);
-            if small.buckets.len() > large.buckets.len() {
-                std::mem::swap(&mut small, &mut large);
-            }
-            let m0 = small.mask() as u64;
-            let m1 = large.mask() as u64;
-            visit(small, (v & m0) as usize, &mut f);
-            loop {
-                visit(large, (v & m1) as usize, &mut f);
-                v |= !m1;
-                v = v.reverse_bits().wrapping_add(1).reverse_bits();
-                if v & (m0 ^ m1) == 0 {
-                    break;
-                }
-            }
+        let tables = &self.tables;
+        scan_step(self.scan_masks(), cursor, |t, idx| {
+            for_chain(&tables[t].buckets[idx], &mut f)
+        })
+    }
+
+    /// `scan` with mutable access to each item (the snapshot walk marks what it serialized).
+    /// Callers must not change what an item is filed under.
+    pub fn scan_mut(&mut self, cursor: u64, mut f: impl FnMut(&mut N::Item)) -> u64 {
+        if self.is_empty() {
+            return 0;
         }
-        v
+        let masks = self.scan_masks();
+        let tables = &mut self.tables;
+        scan_step(masks, cursor, |t, idx| {
+            let mut cur = tables[t].buckets[idx].as_deref_mut();
+            while let Some(node) = cur {
+                f(node.item_mut());
+                cur = node.link_mut().0.as_deref_mut();
+            }
+        })
+    }
+
+    /// (table index, mask) of the smaller table, and of the larger one while rehashing.
+    fn scan_masks(&self) -> ScanMasks {
+        if !self.is_rehashing() {
+            return ScanMasks {
+                small: (0, self.tables[0].mask() as u64),
+                large: None,
+            };
+        }
+        let (s, l) = if self.tables[0].buckets.len() > self.tables[1].buckets.len() {
+            (1, 0)
+        } else {
+            (0, 1)
+        };
+        ScanMasks {
+            small: (s, self.tables[s].mask() as u64),
+            large: Some((l, self.tables[l].mask() as u64)),
+        }
     }
 
     /// A random item: a uniformly-chosen non-empty bucket, then a uniformly-chosen item of
@@ -607,6 +668,37 @@ impl<N: Chained, H: KeyHasher> Drop for ChainDict<N, H> {
     fn drop(&mut self) {
         self.clear();
     }
+}
+
+/// The tables a scan step visits (see `scan_step`).
+#[derive(Clone, Copy)]
+struct ScanMasks {
+    small: (usize, u64),
+    large: Option<(usize, u64)>,
+}
+
+/// One step of Redis's reverse-binary cursor walk (`dictScan`): visits the cursor's bucket of
+/// the smaller table and, while rehashing, every bucket of the larger table that expands it.
+/// Returns the next cursor (0 when the walk is complete).
+fn scan_step(masks: ScanMasks, cursor: u64, mut visit: impl FnMut(usize, usize)) -> u64 {
+    let mut v = cursor;
+    let (t0, m0) = masks.small;
+    visit(t0, (v & m0) as usize);
+    match masks.large {
+        None => {
+            v |= !m0;
+            v = v.reverse_bits().wrapping_add(1).reverse_bits();
+        }
+        Some((t1, m1)) => loop {
+            visit(t1, (v & m1) as usize);
+            v |= !m1;
+            v = v.reverse_bits().wrapping_add(1).reverse_bits();
+            if v & (m0 ^ m1) == 0 {
+                break;
+            }
+        },
+    }
+    v
 }
 
 /// Calls `f` for every item of one bucket chain.

@@ -26,7 +26,7 @@
 
 use std::collections::VecDeque;
 
-use super::listpack::{self, Listpack};
+use super::listpack::Listpack;
 use super::Elem;
 use crate::util::parse_i64;
 
@@ -99,13 +99,15 @@ impl<'a> Needle<'a> {
     }
 }
 
-/// Whether a node of this fill may grow by `add` bytes (quicklist.c's
-/// `_quicklistNodeAllowInsert`).
-fn allows(fill: i16, node: &Listpack, add: usize) -> bool {
-    if add >= LARGE_ELEMENT {
+/// Whether a node of this fill may take an element of `len` bytes (quicklist.c's
+/// `_quicklistNodeAllowInsert`). Like Redis, the growth is estimated as the element's length
+/// plus 8 (SIZE_ESTIMATE_OVERHEAD) rather than its exact entry size, so nodes split where
+/// Redis's do and RDB/DUMP payloads of long lists match byte for byte.
+fn allows(fill: i16, node: &Listpack, len: usize) -> bool {
+    if len >= LARGE_ELEMENT {
         return false;
     }
-    let new_size = node.bytes_len() + add;
+    let new_size = node.bytes_len() + len + 8;
     if fill < 0 {
         new_size <= SIZE_LIMITS[(-(fill as i32) - 1) as usize]
     } else {
@@ -227,7 +229,7 @@ impl List {
 
     /// Adds an element at one end.
     pub fn push(&mut self, ele: &[u8], end: End) {
-        let add = listpack::entry_size(ele);
+        let add = ele.len();
         let fill = self.fill;
         let node = match end {
             End::Head => self.nodes.front_mut(),
@@ -372,7 +374,7 @@ impl List {
     /// Inserts `ele` before the entry at byte position `at` of node `n` (`end_pos()`
     /// appends), splitting a full node like quicklist's `_quicklistInsert`.
     fn insert_at_pos(&mut self, n: usize, at: usize, ele: &[u8]) {
-        let add = listpack::entry_size(ele);
+        let add = ele.len();
         let fill = self.fill;
         self.len += 1;
         let node = &mut self.nodes[n];

@@ -743,6 +743,77 @@ impl<'a> DoubleEndedIterator for Iter<'a> {
     }
 }
 
+/// Builds a listpack by appending, in one growing buffer (the RDB loader's conversions from
+/// legacy encodings): `push_back` on a `Listpack` reallocates its exact-size buffer per
+/// element, which is quadratic for a whole node.
+pub struct Builder {
+    buf: Vec<u8>,
+    count: usize,
+}
+
+impl Default for Builder {
+    fn default() -> Self {
+        Builder::new()
+    }
+}
+
+impl Builder {
+    pub fn new() -> Builder {
+        let mut buf = Vec::with_capacity(64);
+        buf.extend_from_slice(&[0u8; HDR_SIZE]);
+        Builder { buf, count: 0 }
+    }
+
+    fn append(&mut self, enc: &Encoded<'_>) {
+        let start = self.buf.len();
+        self.buf.resize(start + enc.size(), 0);
+        enc.write(&mut self.buf[start..]);
+        self.count += 1;
+    }
+
+    /// Appends an element as Redis's `lpAppend` does (integer when canonical decimal).
+    pub fn push(&mut self, ele: &[u8]) {
+        self.append(&encode(ele));
+    }
+
+    /// Appends an integer element (`lpAppendInteger`).
+    pub fn push_int(&mut self, v: i64) {
+        self.append(&encode_int(v));
+    }
+
+    pub fn push_elem(&mut self, e: Elem<'_>) {
+        match e {
+            Elem::Int(v) => self.push_int(v),
+            Elem::Bytes(b) => self.push(b),
+        }
+    }
+
+    /// Elements appended so far.
+    pub fn len(&self) -> usize {
+        self.count
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.count == 0
+    }
+
+    /// Size the finished listpack would have (for `MAX_SAFETY_SIZE` checks).
+    pub fn bytes_len(&self) -> usize {
+        self.buf.len() + 1
+    }
+
+    pub fn finish(mut self) -> Listpack {
+        self.buf.push(EOF);
+        let total = self.buf.len() as u32;
+        self.buf[..4].copy_from_slice(&total.to_le_bytes());
+        let n = self.count.min(NUMELE_UNKNOWN as usize) as u16;
+        self.buf[4..6].copy_from_slice(&n.to_le_bytes());
+        Listpack {
+            buf: self.buf.into_boxed_slice(),
+        }
+    }
+}
+
 impl<'a> IntoIterator for &'a Listpack {
     type Item = Elem<'a>;
     type IntoIter = Iter<'a>;
@@ -972,5 +1043,34 @@ mod tests {
         // A huge 32-bit string length.
         let b = vec![12, 0, 0, 0, 1, 0, 0xF0, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF];
         assert!(Listpack::from_bytes(b).is_err());
+    }
+
+    #[test]
+    fn builder_matches_push_back() {
+        let elems: Vec<Vec<u8>> = vec![
+            b"a".to_vec(),
+            b"123".to_vec(),
+            b"-7".to_vec(),
+            vec![b'x'; 70],
+            vec![b'y'; 5000],
+            b"007".to_vec(),
+            b"9223372036854775807".to_vec(),
+        ];
+        let mut lp = Listpack::new();
+        let mut b = Builder::new();
+        for e in &elems {
+            lp.push_back(e);
+            b.push(e);
+        }
+        b.push_int(-300);
+        lp.push_back(b"-300");
+        assert_eq!(b.len(), 8);
+        let built = b.finish();
+        assert_eq!(built.as_bytes(), lp.as_bytes());
+        assert!(Listpack::from_bytes(built.as_bytes().to_vec()).is_ok());
+        assert_eq!(
+            Builder::new().finish().as_bytes(),
+            Listpack::new().as_bytes()
+        );
     }
 }

@@ -55,6 +55,8 @@ pub use elem::Elem;
 pub use key::Key;
 pub use value::{Value, ValueType};
 
+use crate::persistence::snapshot::{Capture, Detached};
+
 /// The outcome of checking a key's expiry.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ExpireCheck {
@@ -84,6 +86,11 @@ pub struct Db {
     /// `Entry::lru` then holds Redis's LFU word (16-bit minutes, 8-bit counter) and every
     /// access bumps the counter instead of storing the LRU clock.
     pub lfu: Option<crate::executor::evict::Lfu>,
+    /// This dict's part in a running snapshot (`persistence::snapshot`): every change to an
+    /// entry goes through `Capture::before_change` first while it is set.
+    capture: Option<Box<Capture>>,
+    /// Dicts flushed while a snapshot still needed them; the snapshot walks and frees them.
+    detached: Vec<Detached>,
 }
 
 impl Db {
@@ -138,7 +145,11 @@ impl Db {
 
     /// Mutable access to a value. Every in-place change of a value goes through here.
     pub fn get_value_mut(&mut self, key: &[u8]) -> Option<&mut Value> {
-        self.dict.get_mut(key).map(|e| &mut e.value)
+        let e = self.dict.get_mut(key)?;
+        if let Some(c) = &mut self.capture {
+            c.before_change(e);
+        }
+        Some(&mut e.value)
     }
 
     /// The fast read path: one hash lookup that checks expiry and records the access.
@@ -185,6 +196,9 @@ impl Db {
     /// otherwise it is cleared, as every Redis overwrite does. Returns true if the key existed.
     pub fn set(&mut self, key: &[u8], value: Value, keep_ttl: bool, lru: u32) -> bool {
         if let Some(e) = self.dict.get_mut(key) {
+            if let Some(c) = &mut self.capture {
+                c.before_change(e);
+            }
             e.value = value;
             // Under LFU an overwrite keeps the key's counter (Redis's dbSetValue), bumped
             // for the access Redis's setKey makes when it looks the key up.
@@ -200,6 +214,7 @@ impl Db {
         } else {
             let mut entry = Entry::new(Key::new(key), value);
             entry.lru = self.lfu.as_ref().map_or(lru, |l| l.initial());
+            entry.epoch = self.birth_epoch();
             self.dict.insert_new(entry);
             false
         }
@@ -210,15 +225,36 @@ impl Db {
         let mut entry = Entry::new(Key::new(key), value);
         entry.lru = self.lfu.as_ref().map_or(lru, |l| l.initial());
         entry.expire_at = expire_at;
+        entry.epoch = self.birth_epoch();
         if expire_at != 0 {
             self.expires += 1;
         }
         self.dict.insert_new(entry);
     }
 
+    /// Adds a fully built entry (the loader's path) unless its key exists; gives it back then.
+    /// Its `lru` is kept; it is stamped with the running snapshot's epoch like any new key.
+    pub fn insert_entry(&mut self, mut entry: Box<Entry>) -> Result<(), Box<Entry>> {
+        entry.epoch = self.birth_epoch();
+        let volatile = entry.expire_at != 0;
+        self.dict.try_insert_new(entry)?;
+        if volatile {
+            self.expires += 1;
+        }
+        Ok(())
+    }
+
+    /// Pre-sizes the table for `n` keys (an RDB's RESIZEDB hint).
+    pub fn reserve(&mut self, n: usize) {
+        self.dict.reserve(n);
+    }
+
     /// Removes a key; returns its value and expiry.
     pub fn remove(&mut self, key: &[u8]) -> Option<(Value, u64)> {
-        let e = self.dict.remove(key)?;
+        let mut e = self.dict.remove(key)?;
+        if let Some(c) = &mut self.capture {
+            c.before_change(&mut e);
+        }
         if e.expire_at != 0 {
             self.expires -= 1;
         }
@@ -238,6 +274,9 @@ impl Db {
         let Some(e) = self.dict.get_mut(key) else {
             return false;
         };
+        if let Some(c) = &mut self.capture {
+            c.before_change(e);
+        }
         match (e.expire_at != 0, at != 0) {
             (false, true) => self.expires += 1,
             (true, false) => self.expires -= 1,
@@ -250,7 +289,15 @@ impl Db {
     /// Drops every key; returns how many there were.
     pub fn clear(&mut self) -> usize {
         let n = self.dict.len();
-        self.dict.clear();
+        // A running snapshot keeps the dict until it has walked it and collected its output
+        // (see `persistence::snapshot`); the new, empty dict is not part of the image.
+        match self.capture.take() {
+            Some(capture) => self.detached.push(Detached {
+                dict: std::mem::take(&mut self.dict),
+                capture,
+            }),
+            None => self.dict.clear(),
+        }
         self.expires = 0;
         self.avg_ttl = 0;
         self.expire_cursor = 0;
@@ -263,6 +310,65 @@ impl Db {
         std::mem::swap(&mut self.expires, &mut other.expires);
         std::mem::swap(&mut self.avg_ttl, &mut other.avg_ttl);
         std::mem::swap(&mut self.expire_cursor, &mut other.expire_cursor);
+        // A capture names its image database, so it travels with its dict.
+        std::mem::swap(&mut self.capture, &mut other.capture);
+        std::mem::swap(&mut self.detached, &mut other.detached);
+    }
+
+    /// The epoch a new entry is stamped with: the running snapshot's (so it is not part of
+    /// the image), or 0.
+    #[inline]
+    fn birth_epoch(&self) -> u32 {
+        self.capture.as_ref().map_or(0, |c| c.epoch)
+    }
+
+    /// Installs a snapshot's capture (see `persistence::snapshot`).
+    pub fn begin_capture(&mut self, capture: Box<Capture>) {
+        self.capture = Some(capture);
+    }
+
+    /// Removes the capture and frees detached dicts (a large one on a background thread, as
+    /// Redis's lazyfree would, so the executor does not stall on it).
+    pub fn end_capture(&mut self) {
+        self.capture = None;
+        for d in self.detached.drain(..) {
+            free_dict(d.dict);
+        }
+    }
+
+    /// Serialized-but-uncollected bytes held by this database's captures.
+    pub fn captured_bytes(&self) -> usize {
+        self.capture.as_ref().map_or(0, |c| c.out.len())
+            + self
+                .detached
+                .iter()
+                .map(|d| d.capture.out.len())
+                .sum::<usize>()
+    }
+
+    /// Calls `f` with every (dict, capture) pair of the running snapshot: detached dicts
+    /// first, then the live one. Detached dicts that are walked and drained are freed.
+    pub fn for_each_capture(&mut self, mut f: impl FnMut(&mut Dict, &mut Capture)) {
+        for d in self.detached.iter_mut() {
+            f(&mut d.dict, &mut d.capture);
+        }
+        let mut i = 0;
+        while i < self.detached.len() {
+            if self.detached[i].capture.walked && self.detached[i].capture.out.is_empty() {
+                free_dict(self.detached.swap_remove(i).dict);
+            } else {
+                i += 1;
+            }
+        }
+        if let Some(c) = &mut self.capture {
+            f(&mut self.dict, c);
+        }
+    }
+
+    /// Whether the running snapshot has nothing left to walk in this database.
+    pub fn capture_walked(&self) -> bool {
+        self.capture.as_ref().is_none_or(|c| c.walked)
+            && self.detached.iter().all(|d| d.capture.walked)
     }
 
     /// Moves all buckets of a pending rehash for up to `budget`; shrinks sparse tables.
@@ -285,6 +391,15 @@ impl Db {
             bytes += std::mem::size_of::<Entry>() + e.key.heap_size() + e.value.heap_size();
         });
         bytes
+    }
+}
+
+/// Frees a dict; a large one on a background thread.
+fn free_dict(dict: Dict) {
+    if dict.len() > 10_000 {
+        std::thread::spawn(move || drop(dict));
+    } else {
+        drop(dict);
     }
 }
 

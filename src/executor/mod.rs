@@ -325,8 +325,24 @@ impl Executor {
             self.after_reject(client);
             return;
         }
+        // stop-writes-on-bgsave-error: writes (and PING) are refused after a failed save.
+        if (spec.has(flags::WRITE) || spec.full_name == "ping")
+            && crate::persistence::save::writes_denied(&self.state)
+        {
+            client.out.error(crate::persistence::save::MISCONF);
+            self.after_reject(client);
+            return;
+        }
         // Subscribed-mode restrictions (RESP2).
         if pubsub::rejects(client, spec, argv) {
+            self.after_reject(client);
+            return;
+        }
+        // While the dataset loads only commands flagged `loading` run.
+        if self.state.rdb.loading.is_some() && !spec.has(flags::LOADING) {
+            client
+                .out
+                .error("LOADING Redis is loading the dataset in memory");
             self.after_reject(client);
             return;
         }
@@ -593,6 +609,7 @@ impl Executor {
             expire::active_expire_cycle(&mut self.state);
             pubsub::flush_pending_idle(self);
         }
+        crate::persistence::save::cron(&mut self.state);
         let budget = std::time::Duration::from_micros(1000);
         for db in &mut self.state.dbs {
             db.cron_resize(budget);

@@ -175,6 +175,8 @@ pub struct State {
     pub master_replid2: String,
     /// maxmemory eviction: candidate pool, LFU sync, time accounting (`evict`).
     pub evict: super::evict::EvictState,
+    /// RDB saving and loading status, the running BGSAVE (`persistence::save`).
+    pub rdb: crate::persistence::save::RdbState,
 }
 
 impl State {
@@ -220,6 +222,7 @@ impl State {
             master_replid,
             master_replid2: "0".repeat(40),
             evict: Default::default(),
+            rdb: Default::default(),
         }
     }
 

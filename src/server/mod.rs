@@ -296,6 +296,14 @@ async fn serve_forever(
         ex.state.tcp_port = port;
         ex.state.config_file = config_file;
     }
+    // The dataset: loaded in the background; a small file is in memory before anyone is
+    // accepted (see `persistence::load`).
+    let dbfile = std::path::PathBuf::from(&exec.borrow().state.cfg.dbfilename);
+    match crate::persistence::load::start(&exec, &dbfile) {
+        Ok(true) => crate::persistence::load::wait_quiet_start(&exec).await,
+        Ok(false) => {}
+        Err(e) => crate::persistence::load::fatal(&e),
+    }
     let shutdown_conns = Rc::new(Notify::new());
     let wake = exec.borrow().state.wake_server.clone();
     let mut tasks = Vec::new();
@@ -352,30 +360,37 @@ async fn serve_forever(
         .map_err(StartError::Runtime)?;
     let mut sigint = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt())
         .map_err(StartError::Runtime)?;
+    tasks.push(tokio::task::spawn_local(crate::persistence::save::pump(
+        exec.clone(),
+    )));
     loop {
         tokio::select! {
             _ = sigterm.recv() => {
                 tracing::warn!("Received SIGTERM scheduling shutdown...");
-                break;
             }
             _ = sigint.recv() => {
                 tracing::warn!("Received SIGINT scheduling shutdown...");
-                break;
             }
             _ = wake.notified() => {
-                if exec.borrow().state.shutdown.is_some() {
-                    tracing::warn!("User requested shutdown...");
-                    break;
+                if exec.borrow().state.shutdown.is_none() {
+                    continue;
                 }
+                tracing::warn!("User requested shutdown...");
             }
         }
+        if crate::executor::shutdown::prepare_for_shutdown(&mut exec.borrow_mut()) {
+            break;
+        }
+        exec.borrow_mut().state.shutdown = None;
+        tracing::warn!(
+            "SIGTERM received but errors trying to shut down the server, check the logs for more information"
+        );
     }
     // Stop accepting, then let every connection flush and close.
     for t in &tasks {
         t.abort();
     }
     shutdown_conns.notify_waiters();
-    crate::executor::shutdown::prepare_for_shutdown(&mut exec.borrow_mut());
     // Give connection tasks a moment to write their last replies.
     let deadline = tokio::time::Instant::now() + Duration::from_millis(500);
     while !exec.borrow().clients.is_empty() && tokio::time::Instant::now() < deadline {
@@ -387,6 +402,8 @@ async fn serve_forever(
     if !unix_path.is_empty() {
         let _ = std::fs::remove_file(&unix_path);
     }
+    // Like Redis, exit without freeing the dataset key by key: the process is going away.
+    std::mem::forget(std::mem::take(&mut exec.borrow_mut().state.dbs));
     tracing::warn!("Redis is now ready to exit, bye bye...");
     Ok(0)
 }

@@ -85,6 +85,11 @@ impl fmt::Display for Flavor {
     }
 }
 
+thread_local! {
+    /// Set by `Server::start_loading` for the duration of its readiness probe.
+    static LOADING_IS_READY: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
 /// A running server process, stopped on drop.
 pub struct Server {
     pub flavor: Flavor,
@@ -137,6 +142,14 @@ impl Server {
     /// server is then probed over `--unixsocket`).
     pub fn start(args: &[&str]) -> Server {
         Server::launch(Flavor::Ferrodis, args)
+    }
+
+    /// Like `start`, but a server still loading its dataset (`-LOADING`) counts as started.
+    pub fn start_loading(args: &[&str]) -> Server {
+        LOADING_IS_READY.with(|r| r.set(true));
+        let s = Server::launch(Flavor::Ferrodis, args);
+        LOADING_IS_READY.with(|r| r.set(false));
+        s
     }
 
     fn launch(flavor: Flavor, args: &[&str]) -> Server {
@@ -256,7 +269,9 @@ impl Server {
         }
         match c.try_read_raw() {
             Ok(Some(r)) => {
-                r.starts_with(b"+") || (r.starts_with(b"-") && !r.starts_with(b"-LOADING"))
+                r.starts_with(b"+")
+                    || (r.starts_with(b"-")
+                        && (!r.starts_with(b"-LOADING") || LOADING_IS_READY.with(|l| l.get())))
             }
             _ => false,
         }
