@@ -2,11 +2,11 @@
 """RDB benchmarks: ferrodis against redis-server, measured in the same run.
 
 1. Snapshot under writes: KEYS keys x 1 KB values; a writer overwrites random keys at full
-   speed (redis-benchmark SET -P 16) while BGSAVE runs. Reports the peak memory during the
-   save against the memory before it (PSS summed over the server and its children, so Redis's
-   fork child is counted without double-counting shared pages), the p99 of a concurrent
-   GET/SET load during the save against its p99 without a save, and the longest gap seen by
-   a PING probe (an executor stall).
+   speed (redis-benchmark SET -P 16) throughout. Each round: the p99 of a concurrent GET/SET
+   load (and the longest PING round trip) without a save; the same during a BGSAVE; then
+   the peak memory during a second BGSAVE against the memory before it (PSS summed over the
+   server and its children, so Redis's fork child is counted without double-counting shared
+   pages; sampled in its own save because reading PSS stalls the process being read).
 2. BGSAVE time of KEYS keys x 100 B values.
 3. Startup load time of that file (each server's "DB loaded from disk" log line).
 
@@ -163,19 +163,45 @@ def ping_probe(port, stop, result):
 
 
 def wait_bgsave(c, sampler=None):
+    # PSS comes from smaps_rollup, which walks the server's page tables under its mmap lock:
+    # sampled every 100 ms so that the measurement does not stall the server it measures.
+    last = 0.0
     while c.info("rdb_bgsave_in_progress") == "1":
-        if sampler:
+        if sampler and time.time() - last >= 0.1:
             sampler()
+            last = time.time()
         time.sleep(0.005)
 
 
+def fill_benchmark_keys(port):
+    """SET key:%012d (redis-benchmark's __rand_int__ key names) for every key of the
+    writer's range, through redis-cli --pipe, so the writer overwrites existing keys and the
+    dataset does not grow during the save."""
+    value = b"x" * 1024
+    pipe = subprocess.Popen(["redis-cli", "-p", str(port), "--pipe"], stdin=subprocess.PIPE,
+                            stdout=subprocess.DEVNULL)
+    batch = []
+    for i in range(KEYS):
+        k = b"key:%012d" % i
+        batch.append(b"*3\r\n$3\r\nSET\r\n$%d\r\n%s\r\n$1024\r\n%s\r\n" % (len(k), k, value))
+        if len(batch) == 10000:
+            pipe.stdin.write(b"".join(batch))
+            batch = []
+    pipe.stdin.write(b"".join(batch))
+    pipe.stdin.close()
+    pipe.wait()
+
+
 def part1(kind):
+    """Fills the server, starts the writer, then ROUNDS times: a latency load (with a PING
+    probe) without a save, then the same load while a BGSAVE runs. Medians of the p99s,
+    the worst of the memory peaks and of the probe gaps."""
     d = tempfile.mkdtemp(prefix=f"rdbbench-{kind}-")
     try:
         s = Server(kind, d)
-        s.c.cmd("DEBUG", "POPULATE", KEYS, "key", 1024)
+        fill_benchmark_keys(s.port)
+        assert s.c.cmd("DBSIZE") == KEYS
         time.sleep(1)
-        base = s.pss_kb()
         # Writer at full speed on random existing keys, for the whole part.
         writer = subprocess.Popen(
             ["redis-benchmark", "-p", str(s.port), "-t", "set", "-n", "100000000", "-c", "4",
@@ -183,36 +209,64 @@ def part1(kind):
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         time.sleep(1)
         n = max(2000, min(KEYS // 10, 60000))
-        p99_idle = bench_p99(s.port, n)
-        base_w = s.pss_kb()
-        stop = threading.Event()
-        gaps = []
-        t0 = time.time()
-        s.c.cmd("BGSAVE")
-        probe = threading.Thread(target=ping_probe, args=(s.port, stop, gaps))
-        probe.start()
-        peak = [base_w]
+        rounds = []
+        for _ in range(ROUNDS):
+            stop0 = threading.Event()
+            gaps0 = []
+            probe0 = threading.Thread(target=ping_probe, args=(s.port, stop0, gaps0))
+            probe0.start()
+            p99_idle = bench_p99(s.port, n)
+            stop0.set()
+            probe0.join()
+            # A save measured for latency only: sampling PSS walks the server's page tables
+            # under its mmap lock and would itself add latency.
+            stop = threading.Event()
+            gaps = []
+            loads = []
+            t0 = time.time()
+            s.c.cmd("BGSAVE")
+            probe = threading.Thread(target=ping_probe, args=(s.port, stop, gaps))
+            probe.start()
+            load = threading.Thread(
+                target=lambda: loads.append((bench_p99(s.port, n), time.time())))
+            load.start()
+            wait_bgsave(s.c)
+            save_secs = time.time() - t0
+            stop.set()
+            probe.join()
+            load.join()
+            p99_save, load_end = loads[0]
+            # A second save, measured for memory only.
+            base_w = s.pss_kb()
+            peak = [base_w]
 
-        def sample():
-            peak[0] = max(peak[0], s.pss_kb())
+            def sample():
+                peak[0] = max(peak[0], s.pss_kb())
 
-        load = threading.Thread(target=lambda: gaps.append(("p99", bench_p99(s.port, n))))
-        load.start()
-        wait_bgsave(s.c, sample)
-        save_secs = time.time() - t0
-        stop.set()
-        probe.join()
-        load.join()
+            s.c.cmd("BGSAVE")
+            wait_bgsave(s.c, sample)
+            rounds.append({
+                "base": base_w, "peak": peak[0], "p99_idle": p99_idle, "p99_save": p99_save,
+                "ping_idle": gaps0[0], "ping_save": gaps[0], "secs": save_secs,
+                "inside": load_end <= t0 + save_secs,
+            })
+            time.sleep(1)
         writer.kill()
         writer.wait()
-        p99_save = [g[1] for g in gaps if isinstance(g, tuple)][0]
-        worst_gap = [g for g in gaps if not isinstance(g, tuple)][0]
+        steps = re.findall(r"longest step (\d+) us \(cpu (\d+) us\)", s.log())
         s.stop()
+        worst = max(rounds, key=lambda r: r["peak"] / r["base"])
         return {
-            "pss_before_mb": base_w / 1024, "pss_peak_mb": peak[0] / 1024,
-            "ratio": peak[0] / base_w, "p99_idle": p99_idle, "p99_save": p99_save,
-            "worst_ping_ms": worst_gap, "save_secs": save_secs,
-            "load_overlap": "yes" if save_secs > 0 else "no", "pss_idle_mb": base / 1024,
+            "pss_before_mb": worst["base"] / 1024, "pss_peak_mb": worst["peak"] / 1024,
+            "ratio": worst["peak"] / worst["base"],
+            "p99_idle": statistics.median(r["p99_idle"] for r in rounds),
+            "p99_save": statistics.median(r["p99_save"] for r in rounds),
+            "inside": "yes" if all(r["inside"] for r in rounds) else "no",
+            "worst_ping_idle": max(r["ping_idle"] for r in rounds),
+            "worst_ping_ms": max(r["ping_save"] for r in rounds),
+            "step": (f"{max(int(w) for w, _ in steps) / 1000:.2f} ms "
+                     f"(cpu {max(int(c) for _, c in steps) / 1000:.2f} ms)") if steps else "-",
+            "save_secs": statistics.median(r["secs"] for r in rounds),
         }
     finally:
         shutil.rmtree(d, ignore_errors=True)
@@ -242,13 +296,14 @@ def main():
     if not os.path.exists(BIN):
         sys.exit(f"{BIN} not found: cargo build --release")
     print(f"# RDB benchmarks, {KEYS} keys, {time.strftime('%Y-%m-%d')}\n")
-    print("## Snapshot under a full-speed writer (1 KB values)\n")
-    print("| server | PSS before | peak during BGSAVE | peak/before | p99 GET/SET no save | p99 during save | worst PING | save time |")
-    print("|---|---|---|---|---|---|---|---|")
+    print(f"## Snapshot under a full-speed writer (1 KB values; medians of {ROUNDS} saves, worst memory and gaps)\n")
+    print("| server | PSS before | peak during BGSAVE | peak/before | p99 GET/SET no save | p99 during save | load inside save | worst PING no save | worst PING during save | longest snapshot step | save time |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|")
     for kind in ("redis", "ferrodis"):
         r = part1(kind)
         print(f"| {kind} | {r['pss_before_mb']:.0f} MB | {r['pss_peak_mb']:.0f} MB | {r['ratio']:.3f} | "
-              f"{r['p99_idle']:.2f} ms | {r['p99_save']:.2f} ms | {r['worst_ping_ms']:.2f} ms | {r['save_secs']:.1f} s |")
+              f"{r['p99_idle']:.2f} ms | {r['p99_save']:.2f} ms | {r['inside']} | {r['worst_ping_idle']:.2f} ms | "
+              f"{r['worst_ping_ms']:.2f} ms | {r['step']} | {r['save_secs']:.1f} s |")
         sys.stdout.flush()
     print(f"\n## BGSAVE and startup load, 100 B values (median of {ROUNDS} rounds)\n")
     res = {"redis": [], "ferrodis": []}

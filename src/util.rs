@@ -94,6 +94,23 @@ pub fn trim_leading_space(s: &[u8]) -> &[u8] {
     &s[n..]
 }
 
+/// CPU time consumed by the calling thread so far. Unlike wall time it excludes time the
+/// thread spent preempted, which separates work done from waiting for a core.
+#[allow(unsafe_code)]
+pub fn thread_cpu_time() -> std::time::Duration {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // # Safety
+    // `clock_gettime` writes only into `ts`, a valid, exclusively borrowed timespec.
+    let rc = unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) };
+    if rc != 0 {
+        return std::time::Duration::ZERO;
+    }
+    std::time::Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32)
+}
+
 pub fn now_ms() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)

@@ -32,7 +32,13 @@ use crate::executor::Executor;
 
 /// Chunks queued for the writer before the walk pauses (with `snapshot::CHUNK`, the bound on
 /// the walk's unwritten output).
-const QUEUE_CHUNKS: usize = 4;
+const QUEUE_CHUNKS: usize = 16;
+
+/// More commands than this between two slices means clients are loading the server.
+const BUSY_COMMANDS: u64 = 2;
+
+/// Pause after a snapshot slice while clients are active (see `pump`).
+const PACE: std::time::Duration = std::time::Duration::from_millis(1);
 
 /// Redis's CONFIG_BGSAVE_RETRY_DELAY: after a failed BGSAVE, save points wait this long.
 const BGSAVE_RETRY_DELAY_SECS: u64 = 5;
@@ -105,6 +111,8 @@ pub struct Bgsave {
     sent: u64,
     written: Arc<AtomicU64>,
     peak_queued: u64,
+    /// Commands processed when the last slice ended (whether clients are active).
+    commands_seen: u64,
 }
 
 /// What the pump sends the writer.
@@ -315,6 +323,7 @@ pub fn start_bgsave(state: &mut State) -> Result<(), StartError> {
         sent: 0,
         written,
         peak_queued: 0,
+        commands_seen: state.stats.total_commands_processed,
     };
     if let Err(e) = spawned {
         Snapshot::abort(&mut state.dbs);
@@ -380,6 +389,7 @@ pub async fn pump(exec: Rc<RefCell<Executor>>) {
         }
         // One slice under the borrow; the send happens after it is released.
         let delay: u64;
+        let busy: bool;
         let (chunk, tx, complete) = {
             let mut ex = exec.borrow_mut();
             let state = &mut ex.state;
@@ -387,7 +397,17 @@ pub async fn pump(exec: Rc<RefCell<Executor>>) {
                 continue;
             };
             let mut out = Vec::with_capacity(super::snapshot::CHUNK + 4096);
-            let complete = bg.snapshot.step(&mut state.dbs, &mut out, frame);
+            let commands = state.stats.total_commands_processed;
+            // A few commands between slices (a monitoring poll) do not make a load; a
+            // stream of them does, and then the walk yields the executor more often.
+            busy = commands.saturating_sub(bg.commands_seen) > BUSY_COMMANDS;
+            bg.commands_seen = commands;
+            let slice = if busy {
+                super::snapshot::SLICE
+            } else {
+                super::snapshot::IDLE_SLICE
+            };
+            let complete = bg.snapshot.step(&mut state.dbs, &mut out, frame, slice);
             delay = state.cfg.rdb_key_save_delay.max(0) as u64;
             if complete {
                 encode::write_eof(&mut out);
@@ -435,6 +455,11 @@ pub async fn pump(exec: Rc<RefCell<Executor>>) {
         }
         if delay > 0 {
             tokio::time::sleep(std::time::Duration::from_micros(delay)).await;
+        } else if busy {
+            // Clients are being served: leave the executor idle for a moment after each
+            // slice, so it waits in epoll rather than competing as a CPU hog, and requests
+            // are picked up at once. (An idle server walks back to back.)
+            tokio::time::sleep(PACE).await;
         } else {
             tokio::task::yield_now().await;
         }
@@ -469,6 +494,14 @@ fn finish_bgsave(state: &mut State, result: io::Result<()>) {
     match result {
         Ok(()) => {
             tracing::info!("DB saved on disk");
+            tracing::info!(
+                "Snapshot: {} keys, longest step {} us (cpu {} us), peak captured {} bytes, peak queued {} bytes",
+                bg.snapshot.keys,
+                bg.snapshot.longest_step.as_micros(),
+                bg.snapshot.longest_step_cpu.as_micros(),
+                bg.snapshot.peak_captured,
+                bg.peak_queued
+            );
             tracing::info!("Background saving terminated with success");
             state.dirty = state.dirty.saturating_sub(bg.dirty_before);
             state.lastsave = now;
