@@ -10,6 +10,7 @@
 //! - [`executor`]: the single owner of the keyspace; runs every command, the cron, expiry.
 //! - [`db`]: the keyspace — databases, the Redis-style dict, keys, values.
 //! - [`commands`]: the command table and one file per command family.
+//! - [`replication`]: master–replica replication — backlog, master side, replica side.
 //! - [`persistence`]: RDB files (reader, writer) and the fork-free snapshot, saving, loading.
 //! - [`util`]: strict number parsing, glob matching, clocks.
 
@@ -23,6 +24,7 @@ pub mod db;
 pub mod executor;
 pub mod persistence;
 pub mod protocol;
+pub mod replication;
 pub mod server;
 pub mod util;
 

@@ -107,10 +107,10 @@ pub fn bytes_to_human(n: u64) -> String {
 }
 
 /// Writes `name:value\r\n` lines.
-struct Out<'a>(&'a mut String);
+pub struct Out<'a>(pub &'a mut String);
 
 impl Out<'_> {
-    fn f(&mut self, name: &str, value: impl Display) -> &mut Self {
+    pub fn f(&mut self, name: &str, value: impl Display) -> &mut Self {
         let _ = write!(self.0, "{name}:{value}\r\n");
         self
     }
@@ -519,9 +519,9 @@ fn stats(state: &State, out: &mut Out) {
         .f("instantaneous_input_repl_kbps", "0.00")
         .f("instantaneous_output_repl_kbps", "0.00")
         .f("rejected_connections", st.rejected_connections)
-        .f("sync_full", 0)
-        .f("sync_partial_ok", 0)
-        .f("sync_partial_err", 0)
+        .f("sync_full", state.repl.sync_full)
+        .f("sync_partial_ok", state.repl.sync_partial_ok)
+        .f("sync_partial_err", state.repl.sync_partial_err)
         .f("expired_keys", st.expired_keys)
         .f(
             "expired_stale_perc",
@@ -569,17 +569,25 @@ fn stats(state: &State, out: &mut Out) {
 }
 
 fn replication(state: &State, out: &mut Out) {
-    out.f("role", if state.is_master { "master" } else { "slave" })
-        .f("connected_slaves", 0)
-        .f("master_failover_state", "no-failover")
+    out.f("role", if state.is_master { "master" } else { "slave" });
+    crate::replication::replica::info_fields(state, out);
+    crate::replication::master::info_replicas(state, out);
+    let backlog = state.repl.backlog.as_ref();
+    out.f("master_failover_state", "no-failover")
         .f("master_replid", &state.master_replid)
         .f("master_replid2", &state.master_replid2)
-        .f("master_repl_offset", 0)
-        .f("second_repl_offset", -1)
-        .f("repl_backlog_active", 0)
-        .f("repl_backlog_size", 1024 * 1024)
-        .f("repl_backlog_first_byte_offset", 0)
-        .f("repl_backlog_histlen", 0);
+        .f("master_repl_offset", state.propagation.offset)
+        .f("second_repl_offset", state.repl.second_replid_offset)
+        .f("repl_backlog_active", backlog.is_some() as u8)
+        .f(
+            "repl_backlog_size",
+            backlog.map_or(state.cfg.repl_backlog_size, |b| b.size() as u64),
+        )
+        .f(
+            "repl_backlog_first_byte_offset",
+            backlog.map_or(0, |b| b.first_offset()),
+        )
+        .f("repl_backlog_histlen", backlog.map_or(0, |b| b.histlen()));
 }
 
 /// (system, user) CPU time in microseconds for `who` (a libc RUSAGE_* selector).

@@ -26,6 +26,7 @@ pub mod list;
 pub mod long_double;
 pub mod persistence;
 pub mod pubsub;
+pub mod replication;
 pub mod scan;
 pub mod server;
 pub mod set;
@@ -254,6 +255,7 @@ pub fn table() -> &'static Table {
             sort::COMMANDS,
             zset::COMMANDS,
             persistence::COMMANDS,
+            replication::COMMANDS,
         ] {
             for spec in family {
                 m.insert(spec.name, spec);

@@ -1,5 +1,5 @@
 //! Server commands: DBSIZE, FLUSHDB, FLUSHALL, SWAPDB, TIME, LASTSAVE, SHUTDOWN, MONITOR,
-//! SLOWLOG, ROLE.
+//! SLOWLOG.
 //!
 //! FLUSHDB/FLUSHALL propagate themselves even when nothing was removed (Redis forces their
 //! propagation, so a replica that diverged still gets emptied) and add the number of removed
@@ -101,17 +101,6 @@ pub static COMMANDS: &[CommandSpec] = &[
         monitor,
         "server",
         "Listen for all requests received by the server in real time"
-    ),
-    cmd!(
-        "role",
-        1,
-        NOSCRIPT | LOADING | STALE | FAST | SENTINEL,
-        0,
-        0,
-        0,
-        role,
-        "server",
-        "Return the role of the instance in the context of replication"
     ),
     CommandSpec {
         name: "slowlog",
@@ -330,14 +319,6 @@ fn monitor(ctx: &mut Ctx) {
     ctx.client.monitor = true;
     ctx.state.monitors.push(ctx.client.id);
     ctx.reply().ok();
-}
-
-fn role(ctx: &mut Ctx) {
-    let out = ctx.reply();
-    out.array(3);
-    out.bulk(b"master");
-    out.int(0);
-    out.array(0);
 }
 
 fn slowlog_get(ctx: &mut Ctx) {

@@ -33,6 +33,8 @@ pub enum ClientKind {
 }
 
 pub struct Client {
+    /// What the peer announced with REPLCONF (a replica-to-be).
+    pub replconf: crate::replication::master::ReplConf,
     /// CLIENT ID: unique for the server's lifetime, increasing.
     pub id: u64,
     /// This client's key in `Executor::clients` (set by `Executor::register`), so that
@@ -114,6 +116,7 @@ impl Client {
             unix,
             fd: -1,
             kind: ClientKind::Normal,
+            replconf: Default::default(),
             monitor: false,
             close_after_reply: false,
             close_asap: false,

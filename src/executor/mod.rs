@@ -111,6 +111,7 @@ impl Executor {
             watch::remove_client(&mut self.state, &mut c);
             blocking::remove_client(self, c.id);
             pubsub::remove_client(self, c.id);
+            crate::replication::master::remove_client(self, c.id);
         }
     }
 
@@ -234,6 +235,8 @@ impl Executor {
         blocking::serve_ready(self);
         // Keyspace notifications not delivered yet (e.g. from serving blocked clients).
         pubsub::flush_pending_idle(self);
+        // What the batch propagated goes to the backlog and the replicas.
+        crate::replication::master::feed(self);
     }
 
     /// Whether CLIENT PAUSE holds this command back (Redis 7.0 semantics): with ALL every
@@ -610,6 +613,8 @@ impl Executor {
             pubsub::flush_pending_idle(self);
         }
         crate::persistence::save::cron(&mut self.state);
+        crate::replication::master::cron(self);
+        crate::replication::master::feed(self);
         let budget = std::time::Duration::from_micros(1000);
         for db in &mut self.state.dbs {
             db.cron_resize(budget);

@@ -98,6 +98,22 @@ impl Propagator {
         self.offset += (self.buf.len() - before) as u64;
     }
 
+    /// Emits a command outside any database (the master's periodic PING to its replicas,
+    /// which Redis feeds without a SELECT).
+    pub fn emit_raw(&mut self, argv: &[Bytes]) {
+        if !self.enabled {
+            return;
+        }
+        let before = self.buf.len();
+        encode(&mut self.buf, argv);
+        self.offset += (self.buf.len() - before) as u64;
+    }
+
+    /// The database the stream last selected (None: the next entry re-selects).
+    pub fn stream_db(&self) -> Option<usize> {
+        self.stream_db
+    }
+
     /// Forces a SELECT before the next entry.
     pub fn reset_db(&mut self) {
         self.stream_db = None;

@@ -177,6 +177,8 @@ pub struct State {
     pub evict: super::evict::EvictState,
     /// RDB saving and loading status, the running BGSAVE (`persistence::save`).
     pub rdb: crate::persistence::save::RdbState,
+    /// Replication: backlog, replicas, the link to our master (`replication`).
+    pub repl: crate::replication::ReplState,
 }
 
 impl State {
@@ -223,6 +225,7 @@ impl State {
             master_replid2: "0".repeat(40),
             evict: Default::default(),
             rdb: Default::default(),
+            repl: Default::default(),
         }
     }
 

@@ -23,7 +23,7 @@ use std::sync::Arc;
 
 use tokio::sync::{mpsc, oneshot, Notify};
 
-use super::rdb::encode::{self, AuxValue};
+use super::rdb::encode;
 use super::rdb::{Crc64, EncodeOptions, ObjMeta};
 use super::snapshot::{MetaPolicy, Snapshot, SnapshotOptions};
 use crate::db::Entry;
@@ -113,6 +113,12 @@ pub struct Bgsave {
     peak_queued: u64,
     /// Commands processed when the last slice ended (whether clients are active).
     commands_seen: u64,
+    /// Header bytes not yet handed out (they lead the first chunk).
+    first: Option<Vec<u8>>,
+    /// Whether this snapshot writes `dbfilename` (a save); false for a replication-only one.
+    file: bool,
+    /// Client ids of the replicas this snapshot is a full sync for (diskless).
+    pub replicas: Vec<u64>,
 }
 
 /// What the pump sends the writer.
@@ -187,13 +193,19 @@ fn frame(out: &mut Vec<u8>, db: u64, size: u64, expires: u64, resize: bool) {
 
 /// The file header: signature and Redis 7.0's aux fields.
 pub fn header(state: &State, out: &mut Vec<u8>) {
+    // Like Redis's rdbPopulateSaveInfo: a server in a replication setup records its id,
+    // offset and stream database, so a restart from this file can resync partially.
+    let repl = state.repl.backlog.as_ref().map(|_| encode::ReplAux {
+        stream_db: state.propagation.stream_db().unwrap_or(0) as i64,
+        id: state.master_replid.as_bytes(),
+        offset: state.propagation.offset as i64,
+    });
     let aux = encode::standard_aux(
         (state.now_ms / 1000) as i64,
         crate::alloc::allocated() as u64,
-        None,
+        repl,
         false,
     );
-    let aux: Vec<(&str, AuxValue<'_>)> = aux.into_iter().collect();
     encode::write_header_with(
         out,
         &aux,
@@ -296,12 +308,7 @@ pub fn start_bgsave(state: &mut State) -> Result<(), StartError> {
     if state.rdb.bgsave.is_some() {
         return Err(StartError::InProgress);
     }
-    state.rdb.epoch = state.rdb.epoch.wrapping_add(1).max(1);
     state.rdb.last_try_secs = state.now_ms / 1000;
-    let opts = snapshot_options(state);
-    let mut first = Vec::new();
-    header(state, &mut first);
-    let snapshot = Snapshot::start(&mut state.dbs, state.rdb.epoch, opts, serialize_entry);
     let (tx, rx) = mpsc::channel(QUEUE_CHUNKS);
     let (done_tx, done_rx) = oneshot::channel();
     let written = Arc::new(AtomicU64::new(0));
@@ -312,35 +319,56 @@ pub fn start_bgsave(state: &mut State) -> Result<(), StartError> {
         .spawn(move || {
             let _ = done_tx.send(write_file(rx, &temp_name(), &path, &w));
         });
-    let mut bg = Bgsave {
+    if let Err(e) = spawned {
+        tracing::warn!("Can't save in background: {e}");
+        state.rdb.last_ok = false;
+        return Ok(());
+    }
+    let mut bg = begin(state, Vec::new());
+    bg.tx = Some(tx);
+    bg.done = Some(done_rx);
+    bg.written = written;
+    bg.file = true;
+    state.rdb.bgsave = Some(bg);
+    state.rdb.wake.notify_one();
+    tracing::info!("Background saving started");
+    Ok(())
+}
+
+/// Starts a diskless full sync for `replicas` (`replication::master`): the snapshot's bytes
+/// go to their connections, no file is written.
+pub fn start_snapshot_for_replicas(state: &mut State, replicas: Vec<u64>) {
+    if state.rdb.bgsave.is_some() {
+        return;
+    }
+    let bg = begin(state, replicas);
+    state.rdb.bgsave = Some(bg);
+    state.rdb.wake.notify_one();
+}
+
+/// The common start of a snapshot: epoch, header, captures.
+fn begin(state: &mut State, replicas: Vec<u64>) -> Bgsave {
+    state.rdb.epoch = state.rdb.epoch.wrapping_add(1).max(1);
+    let opts = snapshot_options(state);
+    let mut first = Vec::new();
+    header(state, &mut first);
+    let snapshot = Snapshot::start(&mut state.dbs, state.rdb.epoch, opts, serialize_entry);
+    Bgsave {
         snapshot,
         started_secs: state.now_ms / 1000,
         dirty_before: state.dirty,
         crc: Crc64::new(),
         checksum: state.cfg.rdbchecksum,
-        tx: Some(tx),
-        done: Some(done_rx),
+        tx: None,
+        done: None,
         sent: 0,
-        written,
+        written: Arc::new(AtomicU64::new(0)),
         peak_queued: 0,
         commands_seen: state.stats.total_commands_processed,
-    };
-    if let Err(e) = spawned {
-        Snapshot::abort(&mut state.dbs);
-        tracing::warn!("Can't save in background: {e}");
-        state.rdb.last_ok = false;
-        return Ok(());
+        first: Some(first),
+        file: false,
+        replicas,
     }
-    bg.crc.update(&first);
-    bg.sent += first.len() as u64;
-    if let Some(tx) = &bg.tx {
-        // The channel is empty: the header always fits.
-        let _ = tx.try_send(Msg::Chunk(first));
-    }
-    state.rdb.bgsave = Some(bg);
-    state.rdb.wake.notify_one();
-    tracing::info!("Background saving started");
-    Ok(())
 }
 
 /// The writer thread: chunks to the temp file, then fsync and rename on `Finish`. A channel
@@ -390,13 +418,45 @@ pub async fn pump(exec: Rc<RefCell<Executor>>) {
         // One slice under the borrow; the send happens after it is released.
         let delay: u64;
         let busy: bool;
+        let targets = {
+            let mut ex = exec.borrow_mut();
+            let targets = match ex.state.rdb.bgsave.as_ref() {
+                Some(bg) => bg.replicas.clone(),
+                None => continue,
+            };
+            if !targets.is_empty() {
+                let file = ex.state.rdb.bgsave.as_ref().is_some_and(|b| b.file);
+                if !file && !crate::replication::master::any_target_alive(&ex, &targets) {
+                    // Every replica it was for is gone.
+                    Snapshot::abort(&mut ex.state.dbs);
+                    ex.state.rdb.bgsave = None;
+                    tracing::warn!("Diskless full sync aborted: no replica left to receive it");
+                    continue;
+                }
+                if !crate::replication::master::targets_ready(&ex, &targets) {
+                    None
+                } else {
+                    Some(targets)
+                }
+            } else {
+                Some(targets)
+            }
+        };
+        // A replica's output is full: let its connection drain it.
+        let Some(targets) = targets else {
+            tokio::time::sleep(PACE).await;
+            continue;
+        };
         let (chunk, tx, complete) = {
             let mut ex = exec.borrow_mut();
             let state = &mut ex.state;
             let Some(bg) = state.rdb.bgsave.as_mut() else {
                 continue;
             };
-            let mut out = Vec::with_capacity(super::snapshot::CHUNK + 4096);
+            let mut out = bg
+                .first
+                .take()
+                .unwrap_or_else(|| Vec::with_capacity(super::snapshot::CHUNK + 4096));
             let commands = state.stats.total_commands_processed;
             // A few commands between slices (a monitoring poll) do not make a load; a
             // stream of them does, and then the walk yields the executor more often.
@@ -420,11 +480,22 @@ pub async fn pump(exec: Rc<RefCell<Executor>>) {
             bg.sent += out.len() as u64;
             let queued = bg.sent - bg.written.load(Ordering::Relaxed);
             bg.peak_queued = bg.peak_queued.max(queued);
+            let file = bg.file;
             let tx = if complete {
                 bg.tx.take()
             } else {
                 bg.tx.clone()
             };
+            if !targets.is_empty() {
+                crate::replication::master::send_payload(&mut ex, &targets, &out);
+                if complete {
+                    crate::replication::master::finish_payload(&mut ex, &targets);
+                }
+            }
+            if complete && !file {
+                finish_bgsave(&mut ex.state, Ok(()));
+                continue;
+            }
             (out, tx, complete)
         };
         let Some(tx) = tx else {
@@ -489,6 +560,14 @@ fn finish_bgsave(state: &mut State, result: io::Result<()>) {
         return;
     };
     let now = state.now_ms / 1000;
+    if !bg.file {
+        tracing::info!(
+            "Diskless full sync snapshot sent: {} keys, longest step {} us",
+            bg.snapshot.keys,
+            bg.snapshot.longest_step.as_micros()
+        );
+        return;
+    }
     state.rdb.last_bgsave_secs = now.saturating_sub(bg.started_secs) as i64;
     state.rdb.last_cow_size = bg.snapshot.peak_captured as u64 + bg.peak_queued;
     match result {

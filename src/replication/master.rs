@@ -1,0 +1,446 @@
+//! The master side: REPLCONF, the PSYNC decision, full syncs and feeding the stream.
+//!
+//! # PSYNC
+//!
+//! Redis's `masterTryPartialResynchronization`: a replica asking for `<replid> <offset>`
+//! continues (`+CONTINUE <replid>` then the backlog from `offset`) when the id is ours, or is
+//! our previous id and `offset <= second_replid_offset`, and the backlog still holds
+//! `offset`. Anything else — `PSYNC ? -1` included — is a full sync.
+//!
+//! # Full sync, diskless, from the fork-free snapshot
+//!
+//! A replica needing a full sync waits `repl-diskless-sync-delay` seconds so that others
+//! arriving meanwhile share one snapshot (or less, once `repl-diskless-sync-max-replicas`
+//! are waiting). Then, in one executor turn: the pending stream is fed out, the stream is
+//! made to re-SELECT, every waiting replica gets `+FULLRESYNC <replid> <offset>` and
+//! `$EOF:<mark>`, and the snapshot starts. The offset and the image are therefore the same
+//! instant: stream bytes produced from then on are held per replica and appended after its
+//! payload's closing mark. The snapshot's chunks go straight into each replica's output
+//! buffer (the pump waits while a replica's output is above `SEND_BUFFER`), so a full sync
+//! needs no file and no memory beyond the snapshot's own bound and that window.
+
+use bytes::{Bytes, BytesMut};
+use rand::Rng;
+
+use super::backlog::Backlog;
+use super::{ReplicaInfo, ReplicaState};
+use crate::commands::Ctx;
+use crate::executor::client::ClientKind;
+use crate::executor::Executor;
+
+/// Output a replica may have pending before the snapshot pump waits for it to drain.
+pub const SEND_BUFFER: usize = 8 * 1024 * 1024;
+
+/// What a connection announced with REPLCONF before PSYNC.
+#[derive(Debug, Clone, Default)]
+pub struct ReplConf {
+    pub listening_port: u16,
+    pub ip_address: Option<String>,
+    pub capa_eof: bool,
+    pub capa_psync2: bool,
+}
+
+/// Moves the stream produced since the last call into the backlog and to every replica.
+pub fn feed(exec: &mut Executor) {
+    let state = &mut exec.state;
+    if !state.propagation.enabled {
+        return;
+    }
+    let data = state.propagation.take();
+    if data.is_empty() {
+        return;
+    }
+    let data: Bytes = data.freeze();
+    if let Some(b) = state.repl.backlog.as_mut() {
+        b.append(&data);
+    }
+    for r in &mut state.repl.replicas {
+        match r.state {
+            ReplicaState::Online => {
+                if let Some(Some(c)) = exec.clients.get_mut(r.slot) {
+                    c.out.buf.extend_from_slice(&data);
+                    c.notify.notify_one();
+                }
+            }
+            ReplicaState::SendBulk => r.held.extend_from_slice(&data),
+            // Its image will be taken later: what happens before it is in the image.
+            ReplicaState::WaitBgsave => {}
+        }
+    }
+}
+
+/// Creates the backlog and turns the stream on (the first replica's arrival).
+fn ensure_backlog(exec_state: &mut crate::executor::state::State) {
+    if exec_state.repl.backlog.is_none() {
+        let size = exec_state.cfg.repl_backlog_size as usize;
+        exec_state.repl.backlog = Some(Backlog::new(size, exec_state.propagation.offset));
+        exec_state.propagation.enabled = true;
+        exec_state.propagation.reset_db();
+        // Redis's createReplicationBacklog: a backlog created from scratch starts a new
+        // history (new id, no previous id), so nobody continues into it by mistake.
+        if exec_state.is_master {
+            exec_state.master_replid =
+                crate::executor::state::State::random_hex40(&mut exec_state.rng);
+            exec_state.master_replid2 = "0".repeat(40);
+            exec_state.repl.second_replid_offset = -1;
+        }
+    }
+}
+
+/// REPLCONF <option> <value> ... (Redis's replconfCommand).
+pub fn replconf(ctx: &mut Ctx) {
+    let argc = ctx.argv.len();
+    if argc.is_multiple_of(2) {
+        ctx.syntax_error();
+        return;
+    }
+    let mut i = 1;
+    while i < argc {
+        let opt = ctx.argv[i].to_ascii_lowercase();
+        let val = ctx.argv[i + 1].clone();
+        match opt.as_slice() {
+            b"listening-port" => {
+                match crate::util::parse_i64(&val).and_then(|p| u16::try_from(p).ok()) {
+                    Some(p) => ctx.client.replconf.listening_port = p,
+                    None => {
+                        ctx.reply().err("value is not an integer or out of range");
+                        return;
+                    }
+                }
+            }
+            b"ip-address" => {
+                ctx.client.replconf.ip_address = Some(String::from_utf8_lossy(&val).into_owned());
+            }
+            b"capa" => {
+                if val.eq_ignore_ascii_case(b"eof") {
+                    ctx.client.replconf.capa_eof = true;
+                } else if val.eq_ignore_ascii_case(b"psync2") {
+                    ctx.client.replconf.capa_psync2 = true;
+                }
+            }
+            b"ack" => {
+                // No reply, ever; ignored unless the sender is one of our replicas.
+                if ctx.client.kind == ClientKind::Replica {
+                    if let Some(off) = crate::util::parse_i64(&val) {
+                        let now = ctx.state.now_ms;
+                        let id = ctx.client.id;
+                        if let Some(r) = ctx.state.repl.replica_mut(id) {
+                            if off as u64 > r.ack_offset {
+                                r.ack_offset = off as u64;
+                            }
+                            r.ack_time_ms = now;
+                        }
+                    }
+                }
+                return;
+            }
+            b"getack" => {
+                // Answered by replicas (see `replica`); a master ignores it.
+                super::replica::on_getack(ctx);
+                return;
+            }
+            b"rdb-only" | b"rdb-filter-only" => {}
+            _ => {
+                let msg = format!(
+                    "Unrecognized REPLCONF option: {}",
+                    String::from_utf8_lossy(&ctx.argv[i])
+                );
+                ctx.reply().err(&msg);
+                return;
+            }
+        }
+        i += 2;
+    }
+    ctx.reply().ok();
+}
+
+/// PSYNC <replid> <offset> and SYNC (`sync` true: the old protocol, always a full sync with
+/// a `$<len>` payload — served as diskless EOF framing is not understood by such replicas,
+/// so they are refused for now).
+pub fn psync(ctx: &mut Ctx, sync: bool) {
+    if ctx.client.kind == ClientKind::Replica {
+        return;
+    }
+    if !ctx.state.is_master && !super::replica::link_is_up(ctx.state) {
+        ctx.reply()
+            .error("NOMASTERLINK Can't SYNC while not connected with my master");
+        return;
+    }
+    if !ctx.client.out.buf.is_empty() {
+        ctx.reply()
+            .err("SYNC and PSYNC are invalid with pending output");
+        return;
+    }
+    let requested = if sync {
+        None
+    } else {
+        let Some(off) = crate::util::parse_i64(&ctx.argv[2]) else {
+            ctx.reply().err("value is not an integer or out of range");
+            return;
+        };
+        Some((ctx.argv[1].clone(), off))
+    };
+    if sync || !ctx.client.replconf.capa_eof {
+        // Disk-based payloads are not written yet: only diskless-capable replicas (every
+        // Redis since 2.8.18 announces `capa eof`) can sync.
+        ctx.reply().err(
+            "ferrodis serves full syncs diskless only: the replica must announce REPLCONF capa eof",
+        );
+        return;
+    }
+    ensure_backlog(ctx.state);
+    let ip = ctx.client.replconf.ip_address.clone().unwrap_or_else(|| {
+        ctx.client
+            .addr
+            .rsplit_once(':')
+            .map_or(String::new(), |(ip, _)| ip.to_string())
+    });
+    let mut info = ReplicaInfo {
+        client_id: ctx.client.id,
+        slot: ctx.client.slot,
+        state: ReplicaState::WaitBgsave,
+        ack_offset: 0,
+        ack_time_ms: ctx.state.now_ms,
+        ip,
+        port: ctx.client.replconf.listening_port,
+        capa_eof: ctx.client.replconf.capa_eof,
+        capa_psync2: ctx.client.replconf.capa_psync2,
+        held: BytesMut::new(),
+        eof_mark: [0; 40],
+    };
+    ctx.client.kind = ClientKind::Replica;
+    if let Some((replid, offset)) = requested {
+        if let Some(data) = partial_possible(ctx.state, &replid, offset) {
+            let reply = if info.capa_psync2 {
+                format!("+CONTINUE {}\r\n", ctx.state.master_replid)
+            } else {
+                "+CONTINUE\r\n".to_string()
+            };
+            ctx.client.out.buf.extend_from_slice(reply.as_bytes());
+            ctx.client.out.buf.extend_from_slice(&data);
+            info.state = ReplicaState::Online;
+            info.ack_offset = (offset - 1).max(0) as u64;
+            ctx.state.repl.sync_partial_ok += 1;
+            tracing::info!(
+                "Partial resynchronization request from {}:{} accepted. Sending {} bytes of backlog starting from offset {}.",
+                info.ip,
+                info.port,
+                data.len(),
+                offset
+            );
+            ctx.state.repl.replicas.push(info);
+            return;
+        }
+        if replid.as_ref() != b"?" {
+            ctx.state.repl.sync_partial_err += 1;
+        }
+    }
+    tracing::info!(
+        "Replica {}:{} asks for synchronization; full resync requested",
+        info.ip,
+        info.port
+    );
+    ctx.state.repl.sync_full += 1;
+    ctx.state
+        .repl
+        .waiting_since_ms
+        .get_or_insert(ctx.state.now_ms);
+    ctx.state.repl.replicas.push(info);
+}
+
+/// The backlog bytes from `offset` if a partial resync from (`replid`, `offset`) is possible.
+fn partial_possible(
+    state: &crate::executor::state::State,
+    replid: &[u8],
+    offset: i64,
+) -> Option<Vec<u8>> {
+    let ours = replid == state.master_replid.as_bytes();
+    let previous =
+        replid == state.master_replid2.as_bytes() && offset <= state.repl.second_replid_offset;
+    if !(ours || previous) || offset < 1 {
+        return None;
+    }
+    state.repl.backlog.as_ref()?.copy_from(offset as u64)
+}
+
+/// Periodic duties: PING replicas, start pending full syncs, free an unused backlog.
+pub fn cron(exec: &mut Executor) {
+    let now = exec.state.now_ms;
+    let state = &mut exec.state;
+    if state.repl.backlog.is_none() {
+        return;
+    }
+    if state.repl.replicas.is_empty() {
+        if state.repl.no_replicas_since_ms == 0 {
+            state.repl.no_replicas_since_ms = now;
+        }
+        let ttl = state.cfg.repl_backlog_ttl;
+        if ttl > 0 && now - state.repl.no_replicas_since_ms >= ttl * 1000 && state.is_master {
+            // Redis frees the backlog and changes the replication id (a new history).
+            state.repl.backlog = None;
+            state.propagation.enabled = false;
+            tracing::info!(
+                "Replication backlog freed after {ttl} seconds without connected replicas."
+            );
+        }
+        return;
+    }
+    state.repl.no_replicas_since_ms = 0;
+    let period = state.cfg.repl_ping_replica_period.max(1) as u64 * 1000;
+    if state.is_master && now.saturating_sub(state.repl.last_ping_ms) >= period {
+        state.repl.last_ping_ms = now;
+        state.propagation.emit_raw(&[Bytes::from_static(b"PING")]);
+    }
+    feed(exec);
+    maybe_start_full_sync(exec);
+}
+
+/// Starts the snapshot for the replicas waiting for one, once the delay has passed.
+fn maybe_start_full_sync(exec: &mut Executor) {
+    let state = &mut exec.state;
+    let Some(since) = state.repl.waiting_since_ms else {
+        return;
+    };
+    if state.rdb.bgsave.is_some() {
+        return;
+    }
+    let waiting = state
+        .repl
+        .replicas
+        .iter()
+        .filter(|r| r.state == ReplicaState::WaitBgsave)
+        .count();
+    if waiting == 0 {
+        state.repl.waiting_since_ms = None;
+        return;
+    }
+    let delay_ms = state.cfg.repl_diskless_sync_delay as u64 * 1000;
+    let max = state.cfg.repl_diskless_sync_max_replicas;
+    let enough = max > 0 && waiting as u64 >= max as u64;
+    if !enough && state.now_ms.saturating_sub(since) < delay_ms {
+        return;
+    }
+    state.repl.waiting_since_ms = None;
+    // The image and the offset are the same instant: flush the stream first.
+    feed(exec);
+    let state = &mut exec.state;
+    state.propagation.reset_db();
+    let offset = state.propagation.offset;
+    let replid = state.master_replid.clone();
+    let mut targets = Vec::new();
+    for r in &mut state.repl.replicas {
+        if r.state != ReplicaState::WaitBgsave {
+            continue;
+        }
+        let mut mark = [0u8; 40];
+        let alphabet = b"0123456789abcdef";
+        for b in mark.iter_mut() {
+            *b = alphabet[state.rng.gen_range(0..16)];
+        }
+        r.eof_mark = mark;
+        r.state = ReplicaState::SendBulk;
+        r.held.clear();
+        if let Some(Some(c)) = exec.clients.get_mut(r.slot) {
+            c.out
+                .buf
+                .extend_from_slice(format!("+FULLRESYNC {replid} {offset}\r\n$EOF:").as_bytes());
+            c.out.buf.extend_from_slice(&mark);
+            c.out.buf.extend_from_slice(b"\r\n");
+            c.notify.notify_one();
+        }
+        targets.push(r.client_id);
+    }
+    tracing::info!(
+        "Starting BGSAVE for SYNC with target: replicas sockets ({} replica(s))",
+        targets.len()
+    );
+    crate::persistence::save::start_snapshot_for_replicas(&mut exec.state, targets);
+}
+
+/// Appends a chunk of a full-sync payload to each target replica's output. Returns false
+/// when a target's output is above `SEND_BUFFER` (the pump then waits).
+pub fn send_payload(exec: &mut Executor, targets: &[u64], chunk: &[u8]) {
+    for id in targets {
+        let Some(r) = exec.state.repl.replicas.iter().find(|r| r.client_id == *id) else {
+            continue;
+        };
+        if let Some(Some(c)) = exec.clients.get_mut(r.slot) {
+            c.out.buf.extend_from_slice(chunk);
+            c.notify.notify_one();
+        }
+    }
+}
+
+/// Whether every live target can take more payload now.
+pub fn targets_ready(exec: &Executor, targets: &[u64]) -> bool {
+    targets.iter().all(|id| {
+        exec.state
+            .repl
+            .replicas
+            .iter()
+            .find(|r| r.client_id == *id)
+            .and_then(|r| exec.clients.get(r.slot))
+            .and_then(|c| c.as_ref())
+            .is_none_or(|c| c.out.buf.len() < SEND_BUFFER)
+    })
+}
+
+/// Whether any target of a replication snapshot is still connected.
+pub fn any_target_alive(exec: &Executor, targets: &[u64]) -> bool {
+    targets
+        .iter()
+        .any(|id| exec.state.repl.replicas.iter().any(|r| r.client_id == *id))
+}
+
+/// The payload is complete: closing mark, then the stream held meanwhile; the replica is
+/// online.
+pub fn finish_payload(exec: &mut Executor, targets: &[u64]) {
+    for id in targets {
+        let Some(r) = exec
+            .state
+            .repl
+            .replicas
+            .iter_mut()
+            .find(|r| r.client_id == *id)
+        else {
+            continue;
+        };
+        r.state = ReplicaState::Online;
+        let held = std::mem::take(&mut r.held);
+        if let Some(Some(c)) = exec.clients.get_mut(r.slot) {
+            c.out.buf.extend_from_slice(&r.eof_mark);
+            c.out.buf.extend_from_slice(&held);
+            c.notify.notify_one();
+        }
+        tracing::info!("Synchronization with replica {}:{} succeeded", r.ip, r.port);
+    }
+}
+
+/// A replica's connection closed.
+pub fn remove_client(exec: &mut Executor, client_id: u64) {
+    let repl = &mut exec.state.repl;
+    if let Some(i) = repl.replicas.iter().position(|r| r.client_id == client_id) {
+        let r = repl.replicas.remove(i);
+        tracing::info!("Connection with replica {}:{} lost.", r.ip, r.port);
+        // Slots of the remaining replicas are unaffected (slab keys are stable).
+    }
+}
+
+/// INFO replication's master part: connected_slaves and one line per replica.
+pub fn info_replicas(state: &crate::executor::state::State, out: &mut crate::commands::info::Out) {
+    out.f("connected_slaves", state.repl.replicas.len());
+    for (i, r) in state.repl.replicas.iter().enumerate() {
+        let lag = state.now_ms.saturating_sub(r.ack_time_ms) / 1000;
+        out.f(
+            &format!("slave{i}"),
+            format!(
+                "ip={},port={},state={},offset={},lag={}",
+                r.ip,
+                r.port,
+                r.state.name(),
+                r.ack_offset,
+                lag
+            ),
+        );
+    }
+}
