@@ -5,27 +5,9 @@
 
 mod common;
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use common::{RawConn, RedisServer, Resp, Server};
-
-fn info_field(c: &mut RawConn, section: &str, field: &str) -> String {
-    let Resp::Bulk(b) = c.cmd(&["INFO", section]) else {
-        panic!("INFO did not return a bulk string");
-    };
-    let text = String::from_utf8(b).unwrap();
-    text.lines()
-        .find_map(|l| l.strip_prefix(&format!("{field}:")).map(str::to_string))
-        .unwrap_or_else(|| panic!("INFO {section} has no field {field}:\n{text}"))
-}
-
-fn wait_until(what: &str, timeout: Duration, mut f: impl FnMut() -> bool) {
-    let deadline = Instant::now() + timeout;
-    while !f() {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
+use common::{info_field, wait_until, RawConn, RedisServer, Resp, Server};
 
 fn wait_bgsave_done(c: &mut RawConn) {
     wait_until("BGSAVE to finish", Duration::from_secs(60), || {

@@ -521,7 +521,11 @@ pub async fn pump(exec: Rc<RefCell<Executor>>) {
             } else {
                 result.and(Err(io::ErrorKind::BrokenPipe.into()))
             };
-            finish_bgsave(&mut exec.borrow_mut().state, result);
+            let ok = result.is_ok();
+            let mut ex = exec.borrow_mut();
+            finish_bgsave(&mut ex.state, result);
+            // Replicas waiting for a disk-based full sync get the file now.
+            crate::replication::master::on_disk_save_done(&mut ex, ok);
             continue;
         }
         if delay > 0 {

@@ -180,15 +180,8 @@ pub fn psync(ctx: &mut Ctx, sync: bool) {
         };
         Some((ctx.argv[1].clone(), off))
     };
-    if sync || !ctx.client.replconf.capa_eof {
-        // Disk-based payloads are not written yet: only diskless-capable replicas (every
-        // Redis since 2.8.18 announces `capa eof`) can sync.
-        ctx.reply().err(
-            "ferrodis serves full syncs diskless only: the replica must announce REPLCONF capa eof",
-        );
-        return;
-    }
     ensure_backlog(ctx.state);
+    let disk = sync || !ctx.client.replconf.capa_eof || !ctx.state.cfg.repl_diskless_sync;
     let ip = ctx.client.replconf.ip_address.clone().unwrap_or_else(|| {
         ctx.client
             .addr
@@ -207,6 +200,8 @@ pub fn psync(ctx: &mut Ctx, sync: bool) {
         capa_psync2: ctx.client.replconf.capa_psync2,
         held: BytesMut::new(),
         eof_mark: [0; 40],
+        disk,
+        old_sync: sync,
     };
     ctx.client.kind = ClientKind::Replica;
     if let Some((replid, offset)) = requested {
@@ -314,10 +309,17 @@ fn maybe_start_full_sync(exec: &mut Executor) {
         state.repl.waiting_since_ms = None;
         return;
     }
+    // Disk-based syncs start at once (the file serves whoever waits when it starts);
+    // diskless ones wait for company.
+    let disk = state
+        .repl
+        .replicas
+        .iter()
+        .any(|r| r.state == ReplicaState::WaitBgsave && r.disk);
     let delay_ms = state.cfg.repl_diskless_sync_delay as u64 * 1000;
     let max = state.cfg.repl_diskless_sync_max_replicas;
     let enough = max > 0 && waiting as u64 >= max as u64;
-    if !enough && state.now_ms.saturating_sub(since) < delay_ms {
+    if !disk && !enough && state.now_ms.saturating_sub(since) < delay_ms {
         return;
     }
     state.repl.waiting_since_ms = None;
@@ -329,7 +331,22 @@ fn maybe_start_full_sync(exec: &mut Executor) {
     let replid = state.master_replid.clone();
     let mut targets = Vec::new();
     for r in &mut state.repl.replicas {
-        if r.state != ReplicaState::WaitBgsave {
+        if r.state != ReplicaState::WaitBgsave || r.disk != disk {
+            continue;
+        }
+        if disk {
+            // `+FULLRESYNC` now; `$<len>` and the file once the save is done.
+            r.state = ReplicaState::SendBulk;
+            r.held.clear();
+            if let Some(Some(c)) = exec.clients.get_mut(r.slot) {
+                if !r.old_sync {
+                    c.out
+                        .buf
+                        .extend_from_slice(format!("+FULLRESYNC {replid} {offset}\r\n").as_bytes());
+                    c.notify.notify_one();
+                }
+            }
+            targets.push(r.client_id);
             continue;
         }
         let mut mark = [0u8; 40];
@@ -350,11 +367,65 @@ fn maybe_start_full_sync(exec: &mut Executor) {
         }
         targets.push(r.client_id);
     }
+    if disk {
+        tracing::info!("Starting BGSAVE for SYNC with target: disk");
+        if crate::persistence::save::start_bgsave(&mut exec.state).is_err()
+            || exec.state.rdb.bgsave.is_none()
+        {
+            on_disk_save_done(exec, false);
+        }
+        return;
+    }
     tracing::info!(
         "Starting BGSAVE for SYNC with target: replicas sockets ({} replica(s))",
         targets.len()
     );
     crate::persistence::save::start_snapshot_for_replicas(&mut exec.state, targets);
+}
+
+/// A BGSAVE to disk ended: replicas waiting on it get `$<len>`, the file and the stream held
+/// meanwhile (Redis's updateSlavesWaitingBgsave + sendBulkToSlave). On failure they are
+/// dropped and will retry.
+pub fn on_disk_save_done(exec: &mut Executor, ok: bool) {
+    let waiting: Vec<usize> = exec
+        .state
+        .repl
+        .replicas
+        .iter()
+        .enumerate()
+        .filter(|(_, r)| r.disk && r.state == ReplicaState::SendBulk)
+        .map(|(i, _)| i)
+        .collect();
+    if waiting.is_empty() {
+        return;
+    }
+    let file = if ok {
+        std::fs::read(&exec.state.cfg.dbfilename).ok()
+    } else {
+        None
+    };
+    for i in waiting {
+        let r = &mut exec.state.repl.replicas[i];
+        let Some(Some(c)) = exec.clients.get_mut(r.slot) else {
+            continue;
+        };
+        match &file {
+            Some(bytes) => {
+                c.out
+                    .buf
+                    .extend_from_slice(format!("${}\r\n", bytes.len()).as_bytes());
+                c.out.buf.extend_from_slice(bytes);
+                c.out.buf.extend_from_slice(&std::mem::take(&mut r.held));
+                r.state = ReplicaState::Online;
+                tracing::info!("Synchronization with replica {}:{} succeeded", r.ip, r.port);
+            }
+            None => {
+                tracing::warn!("SYNC failed. BGSAVE child returned an error");
+                c.close_asap = true;
+            }
+        }
+        c.notify.notify_one();
+    }
 }
 
 /// Appends a chunk of a full-sync payload to each target replica's output. Returns false

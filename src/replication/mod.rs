@@ -66,6 +66,11 @@ pub struct ReplicaInfo {
     pub held: BytesMut,
     /// The 40-byte mark that ends its diskless payload.
     pub eof_mark: [u8; 40],
+    /// Full syncs go through a file (`$<len>` payload): repl-diskless-sync no, a replica
+    /// without `capa eof`, or the old SYNC.
+    pub disk: bool,
+    /// It came with SYNC: no `+FULLRESYNC` line before the payload.
+    pub old_sync: bool,
 }
 
 /// Replication state of this server, held in `State`.

@@ -945,3 +945,23 @@ pub fn parse_reply(b: &[u8]) -> Result<Option<(Resp, usize)>, String> {
         other => Err(format!("unknown reply type byte {}", show(&[other]))),
     }
 }
+
+/// One `field:value` line of an INFO section.
+pub fn info_field(c: &mut RawConn, section: &str, field: &str) -> String {
+    let Resp::Bulk(b) = c.cmd(&["INFO", section]) else {
+        panic!("INFO did not return a bulk string");
+    };
+    let text = String::from_utf8(b).expect("INFO is text");
+    text.lines()
+        .find_map(|l| l.strip_prefix(&format!("{field}:")).map(str::to_string))
+        .unwrap_or_else(|| panic!("INFO {section} has no field {field}:\n{text}"))
+}
+
+/// Polls `f` every 20 ms until it holds; panics naming `what` after `timeout`.
+pub fn wait_until(what: &str, timeout: Duration, mut f: impl FnMut() -> bool) {
+    let deadline = Instant::now() + timeout;
+    while !f() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}

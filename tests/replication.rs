@@ -1,0 +1,301 @@
+//! Replication, master side, against real Redis 7.0 replicas (Debian's redis-server): full
+//! sync streamed from the fork-free snapshot, the live stream of random writes of every type
+//! (so every propagation rewrite is checked by a real replica applying it), partial resync
+//! after a cut link, a full sync when the backlog no longer covers the replica, one snapshot
+//! shared by replicas arriving within repl-diskless-sync-delay, ROLE and REPLCONF replies.
+
+mod common;
+
+use std::time::Duration;
+
+use common::{compare_session, info_field, wait_until, RawConn, RedisServer, Resp, Server};
+use rand::rngs::SmallRng;
+use rand::{Rng, SeedableRng};
+
+fn int_field(c: &mut RawConn, section: &str, field: &str) -> i64 {
+    info_field(c, section, field)
+        .parse()
+        .expect("integer field")
+}
+
+fn digest(c: &mut RawConn) -> Resp {
+    c.cmd(&["DEBUG", "DIGEST"])
+}
+
+/// Both datasets are equal. The master's expiry may delete a key between the offsets
+/// matching and the digests being read, with the DEL still in flight: so the digests are
+/// compared until they agree (a real divergence never does).
+fn assert_same_data(m: &mut RawConn, r: &mut RawConn, when: &str) {
+    let mut last = (Resp::NilBulk, Resp::NilBulk);
+    let ok = (0..100).any(|_| {
+        last = (digest(m), digest(r));
+        if last.0 == last.1 {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+        false
+    });
+    assert!(
+        ok,
+        "datasets differ {when}: master {:?} replica {:?}",
+        last.0, last.1
+    );
+}
+
+/// Waits until the replica is linked and has applied everything the master produced.
+fn wait_in_sync(master: &mut RawConn, replica: &mut RawConn) {
+    wait_until("the replica to catch up", Duration::from_secs(60), || {
+        info_field(replica, "replication", "master_link_status") == "up"
+            && int_field(replica, "replication", "slave_repl_offset")
+                == int_field(master, "replication", "master_repl_offset")
+    });
+}
+
+fn start_replica_of(master: &Server, extra: &[&str]) -> Server {
+    let port = master.port().to_string();
+    let mut args = vec![
+        "--replicaof",
+        "127.0.0.1",
+        &port,
+        "--enable-debug-command",
+        "yes",
+    ];
+    args.extend_from_slice(extra);
+    RedisServer::start(&args)
+}
+
+/// A random write of some type, in one of four databases, sometimes inside MULTI/EXEC.
+fn random_write(rng: &mut SmallRng) -> Vec<Vec<String>> {
+    let k = |rng: &mut SmallRng, p: &str| format!("{p}{}", rng.gen_range(0..40));
+    let n = rng.gen_range(0..1000).to_string();
+    let one = match rng.gen_range(0..24) {
+        0 => vec!["SET".into(), k(rng, "s"), n],
+        1 => vec!["INCRBYFLOAT".into(), k(rng, "f"), "1.5".into()],
+        2 => vec!["APPEND".into(), k(rng, "s"), "xy".into()],
+        3 => vec!["LPUSH".into(), k(rng, "l"), n.clone(), "a".into()],
+        4 => vec!["RPOP".into(), k(rng, "l")],
+        5 => vec![
+            "LMOVE".into(),
+            k(rng, "l"),
+            k(rng, "l"),
+            "LEFT".into(),
+            "RIGHT".into(),
+        ],
+        6 => vec!["HSET".into(), k(rng, "h"), k(rng, "f"), n],
+        7 => vec!["HINCRBY".into(), k(rng, "h"), "cnt".into(), "3".into()],
+        8 => vec!["SADD".into(), k(rng, "t"), n, "m".into()],
+        9 => vec!["SPOP".into(), k(rng, "t")],
+        10 => vec!["SREM".into(), k(rng, "t"), "m".into()],
+        11 => vec!["ZADD".into(), k(rng, "z"), n, k(rng, "m")],
+        12 => vec!["ZINCRBY".into(), k(rng, "z"), "2.5".into(), k(rng, "m")],
+        13 => vec!["ZPOPMIN".into(), k(rng, "z")],
+        14 => vec!["EXPIRE".into(), k(rng, "s"), "1000".into()],
+        15 => vec!["PEXPIRE".into(), k(rng, "s"), "1".into()],
+        16 => vec!["DEL".into(), k(rng, "s")],
+        17 => vec!["SETEX".into(), k(rng, "s"), "100".into(), n],
+        18 => vec!["SET".into(), k(rng, "s"), n, "PX".into(), "30".into()],
+        19 => vec!["SPOP".into(), k(rng, "t"), "2".into()],
+        20 => vec!["HDEL".into(), k(rng, "h"), k(rng, "f")],
+        21 => vec!["SRANDMEMBER".into(), k(rng, "t")],
+        22 => vec!["SETRANGE".into(), k(rng, "s"), "3".into(), "zz".into()],
+        _ => vec!["GETEX".into(), k(rng, "s"), "EX".into(), "500".into()],
+    };
+    let db = rng.gen_range(0..4).to_string();
+    if rng.gen_ratio(1, 10) {
+        vec![
+            vec!["SELECT".into(), db],
+            vec!["MULTI".into()],
+            one,
+            vec!["INCR".into(), "txcount".into()],
+            vec!["EXEC".into()],
+        ]
+    } else {
+        vec![vec!["SELECT".into(), db], one]
+    }
+}
+
+fn drive_writes(c: &mut RawConn, rng: &mut SmallRng, n: usize) {
+    // Pipelined in blocks, replies drained (they are not what is checked here).
+    for _ in 0..n / 100 {
+        let mut sent = 0;
+        let mut buf = Vec::new();
+        for _ in 0..100 {
+            for cmd in random_write(rng) {
+                buf.extend(common::encode(&cmd));
+                sent += 1;
+            }
+        }
+        c.send(&buf);
+        for _ in 0..sent {
+            c.read();
+        }
+    }
+    c.cmd(&["SELECT", "0"]);
+}
+
+#[test]
+fn redis_replica_syncs_streams_and_resyncs_partially() {
+    let master = Server::start(&[
+        "--enable-debug-command",
+        "yes",
+        "--repl-diskless-sync-delay",
+        "0",
+    ]);
+    let mut m = master.raw();
+    m.cmds("DEBUG POPULATE 20000 key 50");
+    let mut rng = SmallRng::seed_from_u64(11);
+    drive_writes(&mut m, &mut rng, 2000);
+
+    let replica = start_replica_of(&master, &[]);
+    let mut r = replica.raw();
+    wait_in_sync(&mut m, &mut r);
+    assert_same_data(&mut m, &mut r, "after the full sync");
+    assert_eq!(info_field(&mut m, "stats", "sync_full"), "1");
+
+    // The live stream: thousands of random writes of every type.
+    drive_writes(&mut m, &mut rng, 5000);
+    wait_in_sync(&mut m, &mut r);
+    assert_same_data(&mut m, &mut r, "after streaming");
+
+    // Cut the link; the replica comes back with PSYNC <replid> <offset> and continues.
+    m.cmds("CLIENT KILL TYPE replica");
+    drive_writes(&mut m, &mut rng, 1000);
+    wait_in_sync(&mut m, &mut r);
+    assert_eq!(info_field(&mut m, "stats", "sync_partial_ok"), "1");
+    assert_eq!(info_field(&mut m, "stats", "sync_full"), "1");
+    assert_same_data(&mut m, &mut r, "after the partial resync");
+    assert!(replica
+        .log()
+        .contains("Successful partial resynchronization with master"));
+
+    // ROLE lists the online replica with its acknowledged offset.
+    wait_until("the replica's ACK", Duration::from_secs(5), || {
+        let Resp::Array(role) = m.cmd(&["ROLE"]) else {
+            return false;
+        };
+        let Resp::Int(off) = role[1] else {
+            return false;
+        };
+        matches!(&role[2], Resp::Array(list) if list.len() == 1
+        && list[0] == Resp::Array(vec![
+            Resp::Bulk(b"127.0.0.1".to_vec()),
+            Resp::Bulk(replica.port().to_string().into_bytes()),
+            Resp::Bulk(off.to_string().into_bytes()),
+        ]))
+    });
+    let slave0 = info_field(&mut m, "replication", "slave0");
+    assert!(
+        slave0.starts_with(&format!(
+            "ip=127.0.0.1,port={},state=online,offset=",
+            replica.port()
+        )),
+        "{slave0}"
+    );
+}
+
+#[test]
+fn replica_beyond_the_backlog_gets_a_full_sync() {
+    let master = Server::start(&[
+        "--enable-debug-command",
+        "yes",
+        "--repl-diskless-sync-delay",
+        "0",
+        "--repl-backlog-size",
+        "16384",
+    ]);
+    let mut m = master.raw();
+    m.cmds("DEBUG POPULATE 1000");
+    let replica = start_replica_of(&master, &[]);
+    let mut r = replica.raw();
+    wait_in_sync(&mut m, &mut r);
+    // Cut the link and write more than the backlog holds before the replica can return
+    // (one pipeline: the writes run before its reconnection is even accepted).
+    let big = "x".repeat(1000);
+    let mut buf = common::encode(&["CLIENT", "KILL", "TYPE", "replica"]);
+    for i in 0..50 {
+        buf.extend(common::encode(&["SET", &format!("big{i}"), &big]));
+    }
+    m.send(&buf);
+    for _ in 0..51 {
+        m.read();
+    }
+    wait_in_sync(&mut m, &mut r);
+    assert_eq!(info_field(&mut m, "stats", "sync_full"), "2");
+    assert_eq!(info_field(&mut m, "stats", "sync_partial_err"), "1");
+    assert_same_data(&mut m, &mut r, "after the second full sync");
+}
+
+#[test]
+fn replicas_arriving_within_the_delay_share_one_snapshot() {
+    let master = Server::start(&[
+        "--enable-debug-command",
+        "yes",
+        "--repl-diskless-sync-delay",
+        "2",
+    ]);
+    let mut m = master.raw();
+    m.cmds("DEBUG POPULATE 5000");
+    let r1 = start_replica_of(&master, &[]);
+    let r2 = start_replica_of(&master, &[]);
+    let (mut c1, mut c2) = (r1.raw(), r2.raw());
+    wait_in_sync(&mut m, &mut c1);
+    wait_in_sync(&mut m, &mut c2);
+    assert!(
+        master
+            .log()
+            .contains("Starting BGSAVE for SYNC with target: replicas sockets (2 replica(s))"),
+        "{}",
+        master.log()
+    );
+    let d = digest(&mut m);
+    assert_eq!(digest(&mut c1), d);
+    assert_eq!(digest(&mut c2), d);
+    assert_eq!(int_field(&mut m, "replication", "connected_slaves"), 2);
+}
+
+/// REPLCONF's replies and errors, byte for byte with Redis.
+#[test]
+fn replconf_matches_redis() {
+    let f = Server::start(&[]);
+    let r = RedisServer::start(&[]);
+    compare_session(
+        &f,
+        &r,
+        &[
+            &["REPLCONF", "listening-port", "6380"],
+            &["REPLCONF", "capa", "eof", "capa", "psync2"],
+            &["REPLCONF", "capa", "whatever"],
+            &["REPLCONF", "ip-address", "10.0.0.1"],
+            &["REPLCONF", "nosuch", "1"],
+            &["REPLCONF", "listening-port"],
+            &["REPLCONF"],
+            &["REPLCONF", "listening-port", "abc"],
+            &["ROLE"],
+            &["PSYNC", "?"],
+        ],
+    );
+}
+
+/// With repl-diskless-sync no the full sync goes through the RDB file: `$<len>` framing.
+#[test]
+fn disk_based_full_sync_to_a_redis_replica() {
+    let master = Server::start(&[
+        "--enable-debug-command",
+        "yes",
+        "--repl-diskless-sync",
+        "no",
+    ]);
+    let mut m = master.raw();
+    m.cmds("DEBUG POPULATE 20000 key 30");
+    let mut rng = SmallRng::seed_from_u64(5);
+    drive_writes(&mut m, &mut rng, 1000);
+    let replica = start_replica_of(&master, &[]);
+    let mut r = replica.raw();
+    wait_in_sync(&mut m, &mut r);
+    drive_writes(&mut m, &mut rng, 1000);
+    wait_in_sync(&mut m, &mut r);
+    assert_same_data(&mut m, &mut r, "after a disk-based sync");
+    assert!(master
+        .log()
+        .contains("Starting BGSAVE for SYNC with target: disk"));
+}
