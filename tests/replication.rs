@@ -299,3 +299,46 @@ fn disk_based_full_sync_to_a_redis_replica() {
         .log()
         .contains("Starting BGSAVE for SYNC with target: disk"));
 }
+
+/// min-replicas-to-write: refused without a good replica (byte-exact with Redis), accepted
+/// once one is in sync, refused again after it is killed and its lag passes the limit.
+#[test]
+fn min_replicas_to_write_follows_the_replicas() {
+    let args = [
+        "--min-replicas-to-write",
+        "1",
+        "--min-replicas-max-lag",
+        "2",
+        "--repl-diskless-sync-delay",
+        "0",
+        "--enable-debug-command",
+        "yes",
+    ];
+    let master = Server::start(&args);
+    let redis = RedisServer::start(&args);
+    let mut m = master.raw();
+    let refused = m.cmd_raw(&["SET", "k", "v"]);
+    assert_eq!(refused, redis.raw().cmd_raw(&["SET", "k", "v"]));
+    assert_eq!(
+        refused,
+        b"-NOREPLICAS Not enough good replicas to write.\r\n".to_vec()
+    );
+    assert_eq!(m.cmds("GET k"), Resp::NilBulk, "reads are not affected");
+
+    let mut replica = start_replica_of(&master, &[]);
+    let mut r = replica.raw();
+    wait_in_sync(&mut m, &mut r);
+    wait_until("a good replica", Duration::from_secs(10), || {
+        m.cmd_raw(&["SET", "k", "v"]) == b"+OK\r\n".to_vec()
+    });
+    assert_eq!(
+        info_field(&mut m, "replication", "min_slaves_good_slaves"),
+        "1"
+    );
+    replica.signal(9);
+    wait_until(
+        "the replica to be considered lost",
+        Duration::from_secs(20),
+        || m.cmd_raw(&["SET", "k", "v"]) == refused,
+    );
+}

@@ -336,6 +336,17 @@ impl Executor {
             self.after_reject(client);
             return;
         }
+        // min-replicas-to-write: writes need enough replicas with a small enough lag.
+        if spec.has(flags::WRITE)
+            && client.kind != client::ClientKind::Master
+            && !crate::replication::master::enough_good_replicas(&self.state)
+        {
+            client
+                .out
+                .error("NOREPLICAS Not enough good replicas to write.");
+            self.after_reject(client);
+            return;
+        }
         // Subscribed-mode restrictions (RESP2).
         if pubsub::rejects(client, spec, argv) {
             self.after_reject(client);

@@ -202,6 +202,8 @@ pub fn psync(ctx: &mut Ctx, sync: bool) {
         eof_mark: [0; 40],
         disk,
         old_sync: sync,
+        soft_limit_since: 0,
+        obuf: 0,
     };
     ctx.client.kind = ClientKind::Replica;
     if let Some((replid, offset)) = requested {
@@ -226,15 +228,39 @@ pub fn psync(ctx: &mut Ctx, sync: bool) {
             ctx.state.repl.replicas.push(info);
             return;
         }
-        if replid.as_ref() != b"?" {
+        let reasons = &mut ctx.state.repl.full_sync_reasons;
+        let why = if replid.as_ref() == b"?" {
+            reasons.new_replica += 1;
+            "the replica has no replication history (PSYNC ?)".to_string()
+        } else {
             ctx.state.repl.sync_partial_err += 1;
-        }
+            let ours = replid.as_ref() == ctx.state.master_replid.as_bytes()
+                || (replid.as_ref() == ctx.state.master_replid2.as_bytes()
+                    && offset <= ctx.state.repl.second_replid_offset);
+            if ours {
+                reasons.offset_out_of_backlog += 1;
+                format!("offset {offset} is outside the backlog")
+            } else {
+                reasons.replid_mismatch += 1;
+                format!(
+                    "replication id {} is not ours",
+                    String::from_utf8_lossy(&replid)
+                )
+            }
+        };
+        tracing::info!(
+            "Full resync requested by replica {}:{}: {why}",
+            info.ip,
+            info.port
+        );
+    } else {
+        ctx.state.repl.full_sync_reasons.new_replica += 1;
+        tracing::info!(
+            "Full resync requested by replica {}:{}: SYNC",
+            info.ip,
+            info.port
+        );
     }
-    tracing::info!(
-        "Replica {}:{} asks for synchronization; full resync requested",
-        info.ip,
-        info.port
-    );
     ctx.state.repl.sync_full += 1;
     ctx.state
         .repl
@@ -281,6 +307,8 @@ pub fn cron(exec: &mut Executor) {
         return;
     }
     state.repl.no_replicas_since_ms = 0;
+    drop_unhealthy_replicas(exec);
+    let state = &mut exec.state;
     let period = state.cfg.repl_ping_replica_period.max(1) as u64 * 1000;
     if state.is_master && now.saturating_sub(state.repl.last_ping_ms) >= period {
         state.repl.last_ping_ms = now;
@@ -288,6 +316,86 @@ pub fn cron(exec: &mut Executor) {
     }
     feed(exec);
     maybe_start_full_sync(exec);
+}
+
+/// Closes replicas that stopped acknowledging (repl-timeout) or whose output passed
+/// client-output-buffer-limit replica (hard, or soft for longer than its seconds).
+fn drop_unhealthy_replicas(exec: &mut Executor) {
+    let now = exec.state.now_ms;
+    let timeout_ms = exec.state.cfg.repl_timeout as u64 * 1000;
+    let limit = exec.state.cfg.client_output_buffer_limit[crate::config::obuf_class::REPLICA];
+    for r in &mut exec.state.repl.replicas {
+        let Some(Some(c)) = exec.clients.get_mut(r.slot) else {
+            continue;
+        };
+        r.obuf = c.out.buf.len();
+        if r.state == ReplicaState::Online && now.saturating_sub(r.ack_time_ms) > timeout_ms {
+            tracing::warn!(
+                "Disconnecting timedout replica (streaming sync): {}:{}",
+                r.ip,
+                r.port
+            );
+            c.close_asap = true;
+            c.notify.notify_one();
+            continue;
+        }
+        if over_limit(
+            &limit,
+            c.out.buf.len() as u64 + r.held.len() as u64,
+            &mut r.soft_limit_since,
+            now / 1000,
+        ) {
+            tracing::warn!(
+                "Client id={} addr={} scheduled to be closed ASAP for overcoming of output buffer limits.",
+                r.client_id,
+                c.addr
+            );
+            exec.state.repl.dropped_for_obuf += 1;
+            c.close_asap = true;
+            c.notify.notify_one();
+        }
+    }
+}
+
+/// Redis's checkClientOutputBufferLimits for one replica.
+fn over_limit(limit: &crate::config::ObufLimit, used: u64, since: &mut u64, now_s: u64) -> bool {
+    if limit.hard != 0 && used >= limit.hard {
+        return true;
+    }
+    if limit.soft != 0 && used >= limit.soft {
+        if *since == 0 {
+            *since = now_s;
+            return false;
+        }
+        return now_s.saturating_sub(*since) > limit.soft_seconds;
+    }
+    *since = 0;
+    false
+}
+
+/// min-replicas-to-write: whether enough replicas are online with a lag of at most
+/// min-replicas-max-lag seconds (Redis's refreshGoodSlavesCount + checkGoodReplicasStatus).
+pub fn enough_good_replicas(state: &crate::executor::state::State) -> bool {
+    let need = state.cfg.min_replicas_to_write;
+    let max_lag = state.cfg.min_replicas_max_lag as u64;
+    if need == 0 || max_lag == 0 || !state.is_master {
+        return true;
+    }
+    good_replicas(state) >= need as usize
+}
+
+/// Online replicas whose last ACK is at most min-replicas-max-lag seconds old.
+pub fn good_replicas(state: &crate::executor::state::State) -> usize {
+    let max_lag = state.cfg.min_replicas_max_lag as u64;
+    state
+        .repl
+        .replicas
+        .iter()
+        .filter(|r| {
+            r.state == ReplicaState::Online
+                && state.now_ms.saturating_sub(r.ack_time_ms) / 1000 <= max_lag
+        })
+        .count()
 }
 
 /// Starts the snapshot for the replicas waiting for one, once the delay has passed.
@@ -500,17 +608,23 @@ pub fn remove_client(exec: &mut Executor, client_id: u64) {
 /// INFO replication's master part: connected_slaves and one line per replica.
 pub fn info_replicas(state: &crate::executor::state::State, out: &mut crate::commands::info::Out) {
     out.f("connected_slaves", state.repl.replicas.len());
+    if state.cfg.min_replicas_to_write > 0 && state.cfg.min_replicas_max_lag > 0 {
+        out.f("min_slaves_good_slaves", good_replicas(state));
+    }
     for (i, r) in state.repl.replicas.iter().enumerate() {
         let lag = state.now_ms.saturating_sub(r.ack_time_ms) / 1000;
         out.f(
             &format!("slave{i}"),
+            // Redis's fields, then (beyond Redis) the lag in bytes and the output buffer.
             format!(
-                "ip={},port={},state={},offset={},lag={}",
+                "ip={},port={},state={},offset={},lag={},lag_bytes={},obuf={}",
                 r.ip,
                 r.port,
                 r.state.name(),
                 r.ack_offset,
-                lag
+                lag,
+                state.propagation.offset.saturating_sub(r.ack_offset),
+                r.obuf + r.held.len()
             ),
         );
     }

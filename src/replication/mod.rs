@@ -71,6 +71,10 @@ pub struct ReplicaInfo {
     pub disk: bool,
     /// It came with SYNC: no `+FULLRESYNC` line before the payload.
     pub old_sync: bool,
+    /// Since when (Unix s) its output has been above the soft limit (0: it is not).
+    pub soft_limit_since: u64,
+    /// Its connection's pending output as of the last cron tick (INFO).
+    pub obuf: usize,
 }
 
 /// Replication state of this server, held in `State`.
@@ -93,6 +97,20 @@ pub struct ReplState {
     pub waiting_since_ms: Option<u64>,
     /// The link to our own master, while we are a replica.
     pub link: Option<replica::Link>,
+    /// Why full syncs happened (beyond Redis): a new replica (`PSYNC ?`), an unknown
+    /// replication id, an offset the backlog no longer holds, a replica dropped for its
+    /// output buffer (counted when it comes back).
+    pub full_sync_reasons: FullSyncReasons,
+    /// Replicas dropped for exceeding client-output-buffer-limit replica.
+    pub dropped_for_obuf: u64,
+}
+
+/// Counts of full syncs by reason.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct FullSyncReasons {
+    pub new_replica: u64,
+    pub replid_mismatch: u64,
+    pub offset_out_of_backlog: u64,
 }
 
 impl Default for ReplState {
@@ -108,6 +126,8 @@ impl Default for ReplState {
             last_ping_ms: 0,
             waiting_since_ms: None,
             link: None,
+            full_sync_reasons: FullSyncReasons::default(),
+            dropped_for_obuf: 0,
         }
     }
 }
