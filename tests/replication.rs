@@ -342,3 +342,46 @@ fn min_replicas_to_write_follows_the_replicas() {
         || m.cmd_raw(&["SET", "k", "v"]) == refused,
     );
 }
+
+/// WAIT: answered by the replica's ACK (REPLCONF GETACK is sent at once), times out with the
+/// count reached; errors and the no-replica answers byte-exact with Redis.
+#[test]
+fn wait_counts_acknowledging_replicas() {
+    let f = Server::start(&[]);
+    let r = RedisServer::start(&[]);
+    compare_session(
+        &f,
+        &r,
+        &[
+            &["SET", "k", "v"],
+            &["WAIT", "0", "0"],
+            &["WAIT", "1", "50"],
+            &["WAIT", "x", "0"],
+            &["WAIT", "1", "-1"],
+            &["WAIT", "1", "y"],
+            &["WAIT", "1"],
+        ],
+    );
+
+    let master = Server::start(&[
+        "--repl-diskless-sync-delay",
+        "0",
+        "--enable-debug-command",
+        "yes",
+    ]);
+    let mut m = master.raw();
+    let replica = start_replica_of(&master, &[]);
+    let mut rc = replica.raw();
+    wait_in_sync(&mut m, &mut rc);
+    m.cmds("SET a 1");
+    let t = std::time::Instant::now();
+    assert_eq!(m.cmds("WAIT 1 5000"), Resp::Int(1));
+    assert!(
+        t.elapsed() < Duration::from_secs(2),
+        "answered by the ACK, not the timeout"
+    );
+    m.cmds("SET a 2");
+    let t = std::time::Instant::now();
+    assert_eq!(m.cmds("WAIT 2 300"), Resp::Int(1));
+    assert!(t.elapsed() >= Duration::from_millis(300));
+}

@@ -1,5 +1,5 @@
 //! Replication commands: REPLCONF, PSYNC, SYNC (the master side of the protocol, see
-//! `replication::master`) and ROLE.
+//! `replication::master`), WAIT and ROLE.
 
 use crate::cmd;
 use crate::commands::flags::*;
@@ -39,6 +39,17 @@ pub static COMMANDS: &[CommandSpec] = &[
         sync,
         "server",
         "Internal command used for replication"
+    ),
+    cmd!(
+        "wait",
+        3,
+        NOSCRIPT,
+        0,
+        0,
+        0,
+        master::wait,
+        "generic",
+        "Wait for the synchronous replication of all the write commands sent in the context of the current connection"
     ),
     cmd!(
         "role",

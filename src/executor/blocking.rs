@@ -73,14 +73,21 @@ pub struct ZSetWait {
 pub enum BlockOp {
     List(ListWait),
     ZSet(ZSetWait),
+    /// WAIT: until `replicas` replicas acknowledged `offset` (served by REPLCONF ACKs, see
+    /// `serve_waits`; a timeout replies with the count reached, not a null).
+    Wait {
+        replicas: usize,
+        offset: u64,
+    },
 }
 
 impl BlockOp {
-    /// The type of key that can serve this waiter.
-    fn serves_on(&self) -> ValueType {
+    /// The type of key that can serve this waiter (None: it waits on no key).
+    fn serves_on(&self) -> Option<ValueType> {
         match self {
-            BlockOp::List(_) => ValueType::List,
-            BlockOp::ZSet(_) => ValueType::ZSet,
+            BlockOp::List(_) => Some(ValueType::List),
+            BlockOp::ZSet(_) => Some(ValueType::ZSet),
+            BlockOp::Wait { .. } => None,
         }
     }
 }
@@ -351,7 +358,7 @@ fn serve_key(exec: &mut Executor, db: usize, key: &Bytes) {
         let Some(w) = exec.state.blocking.waiters.get(&id) else {
             continue;
         };
-        if w.op.serves_on() != t {
+        if w.op.serves_on() != Some(t) {
             continue;
         }
         // A client being closed is not served: what it popped would be lost.
@@ -388,6 +395,8 @@ fn serve_one(exec: &mut Executor, id: u64, key: &Bytes) {
         match &w.op {
             BlockOp::List(op) => crate::commands::list::serve_blocked(&mut ctx, key, op),
             BlockOp::ZSet(op) => crate::commands::list::serve_blocked_zset(&mut ctx, key, op),
+            // Never queued on a key.
+            BlockOp::Wait { .. } => {}
         }
     }
     // What the served command propagated forms its own execution unit.
@@ -451,8 +460,41 @@ fn time_out(state: &mut State, clients: &mut Slab<Option<Client>>, id: u64) {
     if let Some(Some(c)) = clients.get_mut(w.slot) {
         if c.id == id {
             c.blocked.active = false;
-            c.out.null_array();
+            match w.op {
+                BlockOp::Wait { offset, .. } => c
+                    .out
+                    .int(crate::replication::master::acked(state, offset) as i64),
+                _ => c.out.null_array(),
+            }
             c.notify.notify_one();
+        }
+    }
+}
+
+/// Answers the WAIT clients whose replica count has been reached (after an ACK).
+pub fn serve_waits(state: &mut State, clients: &mut Slab<Option<Client>>) {
+    let done: Vec<(u64, usize)> = state
+        .blocking
+        .waiters
+        .iter()
+        .filter_map(|(id, w)| match w.op {
+            BlockOp::Wait { replicas, offset } => {
+                let n = crate::replication::master::acked(state, offset);
+                (n >= replicas).then_some((*id, n))
+            }
+            _ => None,
+        })
+        .collect();
+    for (id, n) in done {
+        let Some(w) = detach(state, id) else {
+            continue;
+        };
+        if let Some(Some(c)) = clients.get_mut(w.slot) {
+            if c.id == id {
+                c.blocked.active = false;
+                c.out.int(n as i64);
+                c.notify.notify_one();
+            }
         }
     }
 }

@@ -33,6 +33,8 @@ pub enum ClientKind {
 }
 
 pub struct Client {
+    /// Replication offset right after this client's last write (what WAIT waits for).
+    pub woff: u64,
     /// What the peer announced with REPLCONF (a replica-to-be).
     pub replconf: crate::replication::master::ReplConf,
     /// CLIENT ID: unique for the server's lifetime, increasing.
@@ -117,6 +119,7 @@ impl Client {
             fd: -1,
             kind: ClientKind::Normal,
             replconf: Default::default(),
+            woff: 0,
             monitor: false,
             close_after_reply: false,
             close_asap: false,

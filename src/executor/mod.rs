@@ -508,7 +508,12 @@ impl Executor {
         if dirty && !propagated && spec.has(flags::WRITE) {
             self.state.propagate(client.db, argv);
         }
+        let offset_before = self.state.propagation.offset;
         self.state.propagation.flush_pending();
+        if self.state.propagation.offset != offset_before {
+            // WAIT waits for the replicas to acknowledge this client's last write.
+            client.woff = self.state.propagation.offset;
+        }
         let st = self.state.stats.commands.entry(spec.full_name).or_default();
         st.calls += 1;
         st.usec += usec;

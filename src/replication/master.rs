@@ -70,7 +70,7 @@ pub fn feed(exec: &mut Executor) {
 }
 
 /// Creates the backlog and turns the stream on (the first replica's arrival).
-fn ensure_backlog(exec_state: &mut crate::executor::state::State) {
+pub fn ensure_backlog(exec_state: &mut crate::executor::state::State) {
     if exec_state.repl.backlog.is_none() {
         let size = exec_state.cfg.repl_backlog_size as usize;
         exec_state.repl.backlog = Some(Backlog::new(size, exec_state.propagation.offset));
@@ -130,6 +130,7 @@ pub fn replconf(ctx: &mut Ctx) {
                             }
                             r.ack_time_ms = now;
                         }
+                        crate::executor::blocking::serve_waits(ctx.state, ctx.clients);
                     }
                 }
                 return;
@@ -371,6 +372,62 @@ fn over_limit(limit: &crate::config::ObufLimit, used: u64, since: &mut u64, now_
     }
     *since = 0;
     false
+}
+
+/// Replicas that acknowledged at least `offset` (Redis's replicationCountAcksByOffset).
+pub fn acked(state: &crate::executor::state::State, offset: u64) -> usize {
+    state
+        .repl
+        .replicas
+        .iter()
+        .filter(|r| r.state == ReplicaState::Online && r.ack_offset >= offset)
+        .count()
+}
+
+/// WAIT numreplicas timeout.
+pub fn wait(ctx: &mut Ctx) {
+    if !ctx.state.is_master {
+        ctx.reply().err("WAIT cannot be used with replica instances. Please also note that since Redis 4.0 if a replica is configured to be writable (which is not the default) writes to replicas are just local and are not propagated.");
+        return;
+    }
+    let Some(numreplicas) = crate::util::parse_i64(&ctx.argv[1]) else {
+        ctx.reply().err("value is not an integer or out of range");
+        return;
+    };
+    let Some(timeout) = crate::util::parse_i64(&ctx.argv[2]) else {
+        ctx.reply().err("timeout is not an integer or out of range");
+        return;
+    };
+    if timeout < 0 {
+        ctx.reply().err("timeout is negative");
+        return;
+    }
+    let offset = ctx.client.woff;
+    let acked = acked(ctx.state, offset);
+    if acked as i64 >= numreplicas || crate::executor::watch::in_exec(ctx.client) {
+        ctx.reply().int(acked as i64);
+        return;
+    }
+    let deadline = if timeout == 0 {
+        0
+    } else {
+        ctx.state.now_ms.saturating_add(timeout as u64)
+    };
+    crate::executor::blocking::block(
+        ctx,
+        &[],
+        deadline,
+        crate::executor::blocking::BlockOp::Wait {
+            replicas: numreplicas.max(0) as usize,
+            offset,
+        },
+    );
+    // Ask every replica for its offset now rather than waiting for its next ACK.
+    ctx.state.propagation.emit_raw(&[
+        Bytes::from_static(b"REPLCONF"),
+        Bytes::from_static(b"GETACK"),
+        Bytes::from_static(b"*"),
+    ]);
 }
 
 /// min-replicas-to-write: whether enough replicas are online with a lag of at most
