@@ -385,3 +385,29 @@ fn wait_counts_acknowledging_replicas() {
     assert_eq!(m.cmds("WAIT 2 300"), Resp::Int(1));
     assert!(t.elapsed() >= Duration::from_millis(300));
 }
+
+/// rdb-del-sync-files: without save points or AOF, the file written only to feed a replica
+/// is removed once sent; with the option off it stays.
+#[test]
+fn rdb_del_sync_files_removes_the_sync_file() {
+    for (del, kept) in [("yes", false), ("no", true)] {
+        let master = Server::start(&[
+            "--repl-diskless-sync",
+            "no",
+            "--rdb-del-sync-files",
+            del,
+            "--enable-debug-command",
+            "yes",
+        ]);
+        let mut m = master.raw();
+        m.cmds("DEBUG POPULATE 100");
+        let replica = start_replica_of(&master, &[]);
+        let mut r = replica.raw();
+        wait_in_sync(&mut m, &mut r);
+        assert_eq!(
+            master.dir().join("dump.rdb").exists(),
+            kept,
+            "rdb-del-sync-files {del}"
+        );
+    }
+}
