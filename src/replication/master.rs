@@ -572,13 +572,16 @@ pub fn on_disk_save_done(exec: &mut Executor, ok: bool) {
     // rdb-del-sync-files: a file that exists only because of replication is removed once
     // sent, when nothing else persists the dataset (Redis's removeRDBUsedToSyncReplicas).
     let cfg = &exec.state.cfg;
-    if cfg.rdb_del_sync_files && cfg.save.is_empty() && !cfg.appendonly {
-        if std::fs::remove_file(&cfg.dbfilename).is_ok() {
-            tracing::info!(
-                "Removing the RDB file used to feed replicas in a persistence-less instance"
-            );
-        }
+    if cfg.rdb_del_sync_files
+        && cfg.save.is_empty()
+        && !cfg.appendonly
+        && std::fs::remove_file(&cfg.dbfilename).is_ok()
+    {
+        tracing::info!(
+            "Removing the RDB file used to feed replicas in a persistence-less instance"
+        );
     }
+
     for i in waiting {
         let r = &mut exec.state.repl.replicas[i];
         let Some(Some(c)) = exec.clients.get_mut(r.slot) else {
