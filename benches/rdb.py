@@ -39,6 +39,26 @@ def free_port():
     return p
 
 
+def pss_kb(pid):
+    """PSS of a process and its children (Redis's fork child), in KB."""
+    total = 0
+    pids = [pid]
+    try:
+        with open(f"/proc/{pid}/task/{pid}/children") as f:
+            pids += [int(p) for p in f.read().split()]
+    except OSError:
+        pass
+    for p in pids:
+        try:
+            with open(f"/proc/{p}/smaps_rollup") as f:
+                for line in f:
+                    if line.startswith("Pss:"):
+                        total += int(line.split()[1])
+        except OSError:
+            pass
+    return total
+
+
 class Conn:
     """A minimal RESP client."""
 
@@ -106,23 +126,7 @@ class Server:
             time.sleep(0.01)
 
     def pss_kb(self):
-        """PSS of the server and its children (Redis's fork child), in KB."""
-        total = 0
-        pids = [self.proc.pid]
-        try:
-            with open(f"/proc/{self.proc.pid}/task/{self.proc.pid}/children") as f:
-                pids += [int(p) for p in f.read().split()]
-        except OSError:
-            pass
-        for pid in pids:
-            try:
-                with open(f"/proc/{pid}/smaps_rollup") as f:
-                    for l in f:
-                        if l.startswith("Pss:"):
-                            total += int(l.split()[1])
-            except OSError:
-                pass
-        return total
+        return pss_kb(self.proc.pid)
 
     def log(self):
         with open(os.path.join(self.dir, "server.log"), errors="replace") as f:

@@ -7,7 +7,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::{info_field, wait_until, RawConn, RedisServer, Resp, Server};
+use common::{fill_mixed, info_field, wait_until, RawConn, RedisServer, Resp, Server};
 
 fn wait_bgsave_done(c: &mut RawConn) {
     wait_until("BGSAVE to finish", Duration::from_secs(60), || {
@@ -23,49 +23,11 @@ fn simple(s: &str) -> Resp {
     Resp::Simple(s.as_bytes().to_vec())
 }
 
-/// A mixed dataset: every type, small and large encodings, expiries, two databases.
-fn fill_mixed(c: &mut RawConn) {
-    for cmd in [
-        "SET str hello",
-        "SET int 12345",
-        "SET big xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
-        "RPUSH list a b c 1 2 3",
-        "HSET hash f1 v1 f2 v2",
-        "SADD intset 1 2 3 100000",
-        "SADD set a b c",
-        "ZADD zset 1 a 2.5 b -3 c",
-        "SET volatile v EX 10000",
-        "SELECT 2",
-        "SET other-db 1",
-        "SELECT 0",
-    ] {
-        c.cmds(cmd);
-    }
-    let mut big_hash = vec!["HSET".to_string(), "bighash".to_string()];
-    let mut big_zset = vec!["ZADD".to_string(), "bigzset".to_string()];
-    let mut big_set = vec!["SADD".to_string(), "bigset".to_string()];
-    for i in 0..300 {
-        big_hash.push(format!("field{i}"));
-        big_hash.push(format!("value{i}"));
-        big_zset.push(format!("{i}.5"));
-        big_zset.push(format!("member{i}"));
-        big_set.push(format!("m{i}"));
-    }
-    c.cmd(&big_hash);
-    c.cmd(&big_zset);
-    c.cmd(&big_set);
-    let mut big_list = vec!["RPUSH".to_string(), "biglist".to_string()];
-    for i in 0..2000 {
-        big_list.push(format!("element-{i}"));
-    }
-    c.cmd(&big_list);
-}
-
 #[test]
 fn save_then_restart_restores_everything() {
     let a = Server::start(&["--enable-debug-command", "yes"]);
     let mut c = a.raw();
-    fill_mixed(&mut c);
+    fill_mixed(&mut c, "");
     let before = digest(&mut c);
     let t0 = c.cmd(&["LASTSAVE"]);
     std::thread::sleep(Duration::from_millis(1100));
@@ -97,7 +59,7 @@ fn save_then_restart_restores_everything() {
     assert!((9990..=10000).contains(&ttl), "ttl {ttl}");
     assert_eq!(
         info_field(&mut d, "persistence", "rdb_last_load_keys_loaded"),
-        "14"
+        "16"
     );
 }
 
@@ -112,7 +74,7 @@ fn bgsave_image_is_the_dataset_at_its_start() {
     ]);
     let mut c = a.raw();
     c.cmds("DEBUG POPULATE 5000 key 20");
-    fill_mixed(&mut c);
+    fill_mixed(&mut c, "");
     // An older file stays untouched until the new one is complete: the save goes to a temp
     // file that is renamed over it at the end.
     std::fs::write(a.dir().join("dump.rdb"), b"old").unwrap();
@@ -336,7 +298,7 @@ fn stop_writes_on_bgsave_error_matches_redis() {
 fn debug_reload_keeps_the_dataset() {
     let a = Server::start(&["--enable-debug-command", "yes"]);
     let mut c = a.raw();
-    fill_mixed(&mut c);
+    fill_mixed(&mut c, "");
     let before = digest(&mut c);
     assert_eq!(c.cmds("DEBUG RELOAD"), simple("OK"));
     assert_eq!(digest(&mut c), before);
@@ -380,9 +342,8 @@ fn loading_answers_loading_and_reports_progress() {
     assert_eq!(d.cmds("GET key:1"), Resp::Bulk(b"value:1".to_vec()));
 }
 
-/// Keys already expired in the file are dropped by a master on load.
-#[test]
-fn expired_keys_are_dropped_on_load() {
+/// A server whose dump.rdb holds `keep` and `gone`, the latter already expired.
+fn saved_with_an_expired_key() -> Server {
     let a = Server::start(&["--enable-debug-command", "yes"]);
     let mut c = a.raw();
     c.cmds("SET keep v");
@@ -390,6 +351,13 @@ fn expired_keys_are_dropped_on_load() {
     c.cmds("DEBUG SET-ACTIVE-EXPIRE 0");
     std::thread::sleep(Duration::from_millis(400));
     c.cmds("SAVE");
+    a
+}
+
+/// Keys already expired in the file are dropped by a master on load.
+#[test]
+fn expired_keys_are_dropped_on_load() {
+    let a = saved_with_an_expired_key();
     let dir = a.dir().to_string_lossy().into_owned();
     let b = Server::start(&["--dir", &dir]);
     let mut d = b.raw();
@@ -405,7 +373,7 @@ fn expired_keys_are_dropped_on_load() {
 fn files_cross_between_redis_and_ferrodis() {
     let r = RedisServer::start(&["--enable-debug-command", "yes"]);
     let mut rc = r.raw();
-    fill_mixed(&mut rc);
+    fill_mixed(&mut rc, "");
     let redis_digest = digest(&mut rc);
     rc.cmds("SAVE");
     let rdir = r.dir().to_string_lossy().into_owned();
@@ -424,4 +392,39 @@ fn files_cross_between_redis_and_ferrodis() {
     assert_eq!(fc.cmds("SAVE"), simple("OK"));
     let r3 = RedisServer::start(&["--dir", &fdir, "--enable-debug-command", "yes"]);
     assert_eq!(digest(&mut r3.raw()), ferro_digest);
+}
+
+/// A replica keeps keys already expired in the file (it waits for its master's DEL), as
+/// Redis does; compared with a real Redis replica loading the same file.
+#[test]
+fn expired_keys_are_kept_on_load_by_a_replica() {
+    let a = saved_with_an_expired_key();
+    // A master nobody listens on: the servers stay replicas with their loaded data.
+    let dead = common::free_port().to_string();
+    let mut results = Vec::new();
+    for flavor in ["ferrodis", "redis"] {
+        let copy = common::TempDir::new(flavor);
+        std::fs::copy(a.dir().join("dump.rdb"), copy.path().join("dump.rdb")).unwrap();
+        let dir = copy.path().to_string_lossy().into_owned();
+        let args = [
+            "--dir",
+            dir.as_str(),
+            "--replicaof",
+            "127.0.0.1",
+            dead.as_str(),
+        ];
+        let srv = if flavor == "ferrodis" {
+            Server::start(&args)
+        } else {
+            RedisServer::start(&args)
+        };
+        let mut d = srv.raw();
+        results.push((
+            d.cmds("DBSIZE"),
+            info_field(&mut d, "persistence", "rdb_last_load_keys_expired"),
+            d.cmds("EXISTS gone"),
+        ));
+    }
+    assert_eq!(results[0], results[1]);
+    assert_eq!(results[0].0, Resp::Int(2), "the expired key is kept");
 }

@@ -26,6 +26,7 @@ pub mod list;
 pub mod long_double;
 pub mod persistence;
 pub mod pubsub;
+pub mod replicaof;
 pub mod replication;
 pub mod scan;
 pub mod server;
@@ -256,6 +257,7 @@ pub fn table() -> &'static Table {
             zset::COMMANDS,
             persistence::COMMANDS,
             replication::COMMANDS,
+            replicaof::COMMANDS,
         ] {
             for spec in family {
                 m.insert(spec.name, spec);

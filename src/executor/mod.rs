@@ -347,8 +347,18 @@ impl Executor {
             self.after_reject(client);
             return;
         }
+        // A read-only replica refuses writes from anyone but its master (-READONLY).
+        if crate::replication::replica::rejects_write(&self.state, client, spec) {
+            self.after_reject(client);
+            return;
+        }
         // Subscribed-mode restrictions (RESP2).
         if pubsub::rejects(client, spec, argv) {
+            self.after_reject(client);
+            return;
+        }
+        // A replica whose link is down and that must not serve stale data (-MASTERDOWN).
+        if crate::replication::replica::rejects_stale(&self.state, client, spec) {
             self.after_reject(client);
             return;
         }

@@ -263,12 +263,20 @@ impl State {
     /// Propagates a write (replication stream, AOF). A no-op until those sinks exist; the
     /// call sites are the contract: every write reaches here in execution order.
     pub fn propagate(&mut self, db: usize, argv: &[Bytes]) {
+        // A replica proxies its master's stream instead (see `replication::replica`); its
+        // own writes (a writable replica) stay local, as in Redis.
+        if !self.is_master {
+            return;
+        }
         self.propagation.push(db, argv);
     }
 
     /// Propagates an entry produced outside any command (active expiry, eviction): it forms
     /// its own execution unit.
     pub fn propagate_now(&mut self, db: usize, argv: &[Bytes]) {
+        if !self.is_master {
+            return;
+        }
         self.propagation.push(db, argv);
         self.propagation.flush_pending();
     }

@@ -43,7 +43,9 @@ pub struct ReplConf {
 /// Moves the stream produced since the last call into the backlog and to every replica.
 pub fn feed(exec: &mut Executor) {
     let state = &mut exec.state;
-    if !state.propagation.enabled {
+    // The stream is replication's once a backlog exists; before that (or for another
+    // consumer, such as tests reading it directly) it is left where it is.
+    if !state.propagation.enabled || state.repl.backlog.is_none() {
         return;
     }
     let data = state.propagation.take();

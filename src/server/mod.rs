@@ -295,6 +295,8 @@ async fn serve_forever(
         let mut ex = exec.borrow_mut();
         ex.state.tcp_port = port;
         ex.state.config_file = config_file;
+        // replicaof in the config: a replica from the start (before the dataset loads).
+        crate::replication::replica::init(&mut ex.state);
     }
     // The dataset: loaded in the background; a small file is in memory before anyone is
     // accepted (see `persistence::load`).
@@ -361,6 +363,10 @@ async fn serve_forever(
     let mut sigint = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt())
         .map_err(StartError::Runtime)?;
     tasks.push(tokio::task::spawn_local(crate::persistence::save::pump(
+        exec.clone(),
+    )));
+    // The link to our master, while this server is a replica.
+    tasks.push(tokio::task::spawn_local(crate::replication::replica::run(
         exec.clone(),
     )));
     loop {

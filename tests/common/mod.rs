@@ -965,3 +965,45 @@ pub fn wait_until(what: &str, timeout: Duration, mut f: impl FnMut() -> bool) {
         std::thread::sleep(Duration::from_millis(20));
     }
 }
+
+/// Every type, small and large encodings, expiries, several databases.
+pub fn fill_mixed(c: &mut RawConn, tag: &str) {
+    for cmd in [
+        format!("SET {tag}str hello"),
+        format!("SET {tag}int 12345"),
+        format!("RPUSH {tag}list a b c 1 2 3"),
+        format!("HSET {tag}hash f1 v1 f2 v2"),
+        format!("SADD {tag}intset 1 2 3 100000"),
+        format!("SADD {tag}set a b c"),
+        format!("ZADD {tag}zset 1 a 2.5 b -3 c"),
+        format!("PFADD {tag}hll a b c d"),
+        format!("SETBIT {tag}bits 1000 1"),
+        format!("SET {tag}volatile v EX 10000"),
+        format!("PEXPIRE {tag}hash 5000000"),
+        "SELECT 3".to_string(),
+        format!("SET {tag}other-db 1"),
+        format!("INCRBYFLOAT {tag}float 1.5"),
+        "SELECT 0".to_string(),
+    ] {
+        let r = c.cmds(&cmd);
+        assert!(!matches!(r, Resp::Error(_)), "{cmd}: {r:?}");
+    }
+    let mut big_hash = vec!["HSET".to_string(), format!("{tag}bighash")];
+    let mut big_zset = vec!["ZADD".to_string(), format!("{tag}bigzset")];
+    let mut big_set = vec!["SADD".to_string(), format!("{tag}bigset")];
+    let mut big_list = vec!["RPUSH".to_string(), format!("{tag}biglist")];
+    for i in 0..300 {
+        big_hash.push(format!("field{i}"));
+        big_hash.push(format!("value{i}"));
+        big_zset.push(format!("{i}.5"));
+        big_zset.push(format!("member{i}"));
+        big_set.push(format!("m{i}"));
+    }
+    for i in 0..1000 {
+        big_list.push(format!("element-{i}"));
+    }
+    for cmd in [big_hash, big_zset, big_set, big_list] {
+        let r = c.cmd(&cmd);
+        assert!(!matches!(r, Resp::Error(_)), "{r:?}");
+    }
+}
