@@ -409,5 +409,21 @@ fn rdb_del_sync_files_removes_the_sync_file() {
             kept,
             "rdb-del-sync-files {del}"
         );
+        // A ferrodis replica without persistence drops the file it loaded, too.
+        let port = master.port().to_string();
+        let fr = Server::start(&[
+            "--replicaof",
+            "127.0.0.1",
+            &port,
+            "--rdb-del-sync-files",
+            del,
+        ]);
+        let mut f = fr.raw();
+        wait_in_sync(&mut m, &mut f);
+        assert_eq!(
+            fr.dir().join("dump.rdb").exists(),
+            kept,
+            "replica, rdb-del-sync-files {del}"
+        );
     }
 }

@@ -966,6 +966,18 @@ fn load_payload(
             "Failed trying to load the MASTER synchronization DB from disk, check server logs. ({e})"
         )));
     }
+    // rdb-del-sync-files: with no save points and no AOF the file only existed for the
+    // sync (Redis's bg_unlink of the loaded file in readSyncBulkPayload).
+    let cfg = &state.cfg;
+    if cfg.rdb_del_sync_files
+        && cfg.save.is_empty()
+        && !cfg.appendonly
+        && std::fs::remove_file(&dbfile).is_ok()
+    {
+        tracing::info!(
+            "Removing the RDB file obtained from the master. This replica has persistence disabled"
+        );
+    }
     let stream_db = state.rdb.loaded_repl.stream_db.unwrap_or(0).max(0) as usize;
     let _ = state.propagation.take();
     state.propagation.offset = offset;
