@@ -222,6 +222,16 @@ fn replica_beyond_the_backlog_gets_a_full_sync() {
     wait_in_sync(&mut m, &mut r);
     assert_eq!(info_field(&mut m, "stats", "sync_full"), "2");
     assert_eq!(info_field(&mut m, "stats", "sync_partial_err"), "1");
+    // The reasons: the first sync was a new replica, the second an offset the backlog lost.
+    assert_eq!(
+        info_field(&mut m, "stats", "ferrodis_sync_full_new_replica"),
+        "1"
+    );
+    assert_eq!(
+        info_field(&mut m, "stats", "ferrodis_sync_full_offset_out_of_backlog"),
+        "1"
+    );
+    assert!(master.log().contains("is outside the backlog"));
     assert_same_data(&mut m, &mut r, "after the second full sync");
 }
 
@@ -426,4 +436,43 @@ fn rdb_del_sync_files_removes_the_sync_file() {
             "replica, rdb-del-sync-files {del}"
         );
     }
+}
+
+/// A replica whose output passes client-output-buffer-limit replica is dropped (and counted);
+/// it comes back and syncs again.
+#[test]
+fn replica_over_its_output_buffer_limit_is_dropped() {
+    let master = Server::start(&[
+        "--repl-diskless-sync-delay",
+        "0",
+        "--enable-debug-command",
+        "yes",
+        "--client-output-buffer-limit",
+        "replica 256kb 128kb 1",
+    ]);
+    let mut m = master.raw();
+    let replica = start_replica_of(&master, &[]);
+    let mut r = replica.raw();
+    wait_in_sync(&mut m, &mut r);
+    // Stop the replica reading (SIGSTOP), fill its output with a burst of big writes.
+    let big = "v".repeat(100_000);
+    let pid = replica.pid().to_string();
+    let stop = std::process::Command::new("kill")
+        .args(["-STOP", &pid])
+        .status();
+    assert!(stop.unwrap().success());
+    // More than the kernel's socket buffers can absorb, so the rest waits in our output.
+    for i in 0..300 {
+        m.cmd(&["SET", &format!("big{i}"), &big]);
+    }
+    wait_until("the replica to be dropped", Duration::from_secs(10), || {
+        info_field(&mut m, "stats", "ferrodis_replicas_dropped_output_buffer") == "1"
+    });
+    assert!(master.log().contains("overcoming of output buffer limits"));
+    let cont = std::process::Command::new("kill")
+        .args(["-CONT", &pid])
+        .status();
+    assert!(cont.unwrap().success());
+    wait_in_sync(&mut m, &mut r);
+    assert_same_data(&mut m, &mut r, "after the replica came back");
 }

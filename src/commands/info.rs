@@ -522,6 +522,23 @@ fn stats(state: &State, out: &mut Out) {
         .f("sync_full", state.repl.sync_full)
         .f("sync_partial_ok", state.repl.sync_partial_ok)
         .f("sync_partial_err", state.repl.sync_partial_err)
+        // Beyond Redis: why full syncs happened, and replicas dropped for their output.
+        .f(
+            "ferrodis_sync_full_new_replica",
+            state.repl.full_sync_reasons.new_replica,
+        )
+        .f(
+            "ferrodis_sync_full_replid_mismatch",
+            state.repl.full_sync_reasons.replid_mismatch,
+        )
+        .f(
+            "ferrodis_sync_full_offset_out_of_backlog",
+            state.repl.full_sync_reasons.offset_out_of_backlog,
+        )
+        .f(
+            "ferrodis_replicas_dropped_output_buffer",
+            state.repl.dropped_for_obuf,
+        )
         .f("expired_keys", st.expired_keys)
         .f(
             "expired_stale_perc",

@@ -525,7 +525,12 @@ pub async fn pump(exec: Rc<RefCell<Executor>>) {
             let mut ex = exec.borrow_mut();
             finish_bgsave(&mut ex.state, result);
             // Replicas waiting for a disk-based full sync get the file now.
-            crate::replication::master::on_disk_save_done(&mut ex, ok);
+            if let Some(t) = crate::replication::master::on_disk_save_done(&mut ex, ok) {
+                tokio::task::spawn_local(crate::replication::master::send_rdb_file(
+                    exec.clone(),
+                    t,
+                ));
+            }
             continue;
         }
         if delay > 0 {

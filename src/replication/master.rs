@@ -550,31 +550,32 @@ fn maybe_start_full_sync(exec: &mut Executor) {
     crate::persistence::save::start_snapshot_for_replicas(&mut exec.state, targets);
 }
 
-/// A BGSAVE to disk ended: replicas waiting on it get `$<len>`, the file and the stream held
-/// meanwhile (Redis's updateSlavesWaitingBgsave + sendBulkToSlave). On failure they are
-/// dropped and will retry.
-pub fn on_disk_save_done(exec: &mut Executor, ok: bool) {
-    let waiting: Vec<usize> = exec
+/// A BGSAVE to disk ended: replicas waiting on it are to get `$<len>`, the file and the
+/// stream held meanwhile (Redis's updateSlavesWaitingBgsave). Returns the transfer for
+/// `send_rdb_file`; on failure the replicas are dropped (they will retry).
+pub fn on_disk_save_done(exec: &mut Executor, ok: bool) -> Option<FileTransfer> {
+    let targets: Vec<u64> = exec
         .state
         .repl
         .replicas
         .iter()
-        .enumerate()
-        .filter(|(_, r)| r.disk && r.state == ReplicaState::SendBulk)
-        .map(|(i, _)| i)
+        .filter(|r| r.disk && r.state == ReplicaState::SendBulk)
+        .map(|r| r.client_id)
         .collect();
-    if waiting.is_empty() {
-        return;
+    if targets.is_empty() {
+        return None;
     }
     let file = if ok {
-        std::fs::read(&exec.state.cfg.dbfilename).ok()
+        std::fs::File::open(&exec.state.cfg.dbfilename).ok()
     } else {
         None
     };
     // rdb-del-sync-files: a file that exists only because of replication is removed once
-    // sent, when nothing else persists the dataset (Redis's removeRDBUsedToSyncReplicas).
+    // opened for sending, when nothing else persists the dataset (Redis's
+    // removeRDBUsedToSyncReplicas); the open handle keeps its bytes readable.
     let cfg = &exec.state.cfg;
-    if cfg.rdb_del_sync_files
+    if file.is_some()
+        && cfg.rdb_del_sync_files
         && cfg.save.is_empty()
         && !cfg.appendonly
         && std::fs::remove_file(&cfg.dbfilename).is_ok()
@@ -583,28 +584,94 @@ pub fn on_disk_save_done(exec: &mut Executor, ok: bool) {
             "Removing the RDB file used to feed replicas in a persistence-less instance"
         );
     }
-
-    for i in waiting {
-        let r = &mut exec.state.repl.replicas[i];
-        let Some(Some(c)) = exec.clients.get_mut(r.slot) else {
-            continue;
-        };
-        match &file {
-            Some(bytes) => {
-                c.out
-                    .buf
-                    .extend_from_slice(format!("${}\r\n", bytes.len()).as_bytes());
-                c.out.buf.extend_from_slice(bytes);
-                c.out.buf.extend_from_slice(&std::mem::take(&mut r.held));
-                r.state = ReplicaState::Online;
-                tracing::info!("Synchronization with replica {}:{} succeeded", r.ip, r.port);
-            }
-            None => {
-                tracing::warn!("SYNC failed. BGSAVE child returned an error");
-                c.close_asap = true;
+    let len = file
+        .as_ref()
+        .and_then(|f| f.metadata().ok())
+        .map(|m| m.len());
+    let (Some(file), Some(len)) = (file, len) else {
+        for id in &targets {
+            if let Some(r) = exec.state.repl.replicas.iter().find(|r| r.client_id == *id) {
+                if let Some(Some(c)) = exec.clients.get_mut(r.slot) {
+                    tracing::warn!("SYNC failed. BGSAVE child returned an error");
+                    c.close_asap = true;
+                    c.notify.notify_one();
+                }
             }
         }
-        c.notify.notify_one();
+        return None;
+    };
+    send_payload(exec, &targets, format!("${len}\r\n").as_bytes());
+    Some(FileTransfer { targets, file })
+}
+
+/// A disk-based payload being sent: the file is read in chunks as the replicas' outputs
+/// drain, so a full sync never holds the whole file in memory.
+pub struct FileTransfer {
+    targets: Vec<u64>,
+    file: std::fs::File,
+}
+
+/// Streams a finished RDB file to the replicas waiting for it, then makes them online.
+pub async fn send_rdb_file(
+    exec: std::rc::Rc<std::cell::RefCell<Executor>>,
+    mut transfer: FileTransfer,
+) {
+    use std::io::Read;
+    let mut buf = vec![0u8; 256 * 1024];
+    loop {
+        let ready = {
+            let ex = exec.borrow();
+            if !any_target_alive(&ex, &transfer.targets) {
+                return;
+            }
+            targets_ready(&ex, &transfer.targets)
+        };
+        if !ready {
+            tokio::time::sleep(std::time::Duration::from_millis(1)).await;
+            continue;
+        }
+        // Page-cache reads of a file just written: microseconds per chunk.
+        let n = match transfer.file.read(&mut buf) {
+            Ok(n) => n,
+            Err(e) => {
+                tracing::warn!("Read error sending DB to replica: {e}");
+                let mut ex = exec.borrow_mut();
+                for id in &transfer.targets {
+                    if let Some(r) = ex.state.repl.replicas.iter().find(|r| r.client_id == *id) {
+                        let slot = r.slot;
+                        if let Some(Some(c)) = ex.clients.get_mut(slot) {
+                            c.close_asap = true;
+                            c.notify.notify_one();
+                        }
+                    }
+                }
+                return;
+            }
+        };
+        let mut ex = exec.borrow_mut();
+        if n == 0 {
+            for id in &transfer.targets {
+                let Some(r) = ex
+                    .state
+                    .repl
+                    .replicas
+                    .iter_mut()
+                    .find(|r| r.client_id == *id)
+                else {
+                    continue;
+                };
+                r.state = ReplicaState::Online;
+                let held = std::mem::take(&mut r.held);
+                let slot = r.slot;
+                tracing::info!("Synchronization with replica {}:{} succeeded", r.ip, r.port);
+                if let Some(Some(c)) = ex.clients.get_mut(slot) {
+                    c.out.buf.extend_from_slice(&held);
+                    c.notify.notify_one();
+                }
+            }
+            return;
+        }
+        send_payload(&mut ex, &transfer.targets, &buf[..n]);
     }
 }
 
