@@ -476,3 +476,48 @@ fn replica_over_its_output_buffer_limit_is_dropped() {
     wait_in_sync(&mut m, &mut r);
     assert_same_data(&mut m, &mut r, "after the replica came back");
 }
+
+/// repl-diskless-sync-max-replicas starts the shared snapshot as soon as that many replicas
+/// wait, without sitting out repl-diskless-sync-delay.
+#[test]
+fn max_replicas_cuts_the_diskless_delay_short() {
+    let master = Server::start(&[
+        "--repl-diskless-sync-delay",
+        "100",
+        "--repl-diskless-sync-max-replicas",
+        "2",
+        "--enable-debug-command",
+        "yes",
+    ]);
+    let mut m = master.raw();
+    m.cmds("DEBUG POPULATE 1000");
+    let r1 = start_replica_of(&master, &[]);
+    let r2 = start_replica_of(&master, &[]);
+    let (mut c1, mut c2) = (r1.raw(), r2.raw());
+    wait_in_sync(&mut m, &mut c1);
+    wait_in_sync(&mut m, &mut c2);
+    assert!(master
+        .log()
+        .contains("Starting BGSAVE for SYNC with target: replicas sockets (2 replica(s))"));
+}
+
+/// repl-backlog-ttl: the backlog is freed once no replica has been attached for that long.
+#[test]
+fn backlog_is_freed_after_its_ttl_without_replicas() {
+    let master = Server::start(&["--repl-diskless-sync-delay", "0", "--repl-backlog-ttl", "1"]);
+    let mut m = master.raw();
+    let mut replica = start_replica_of(&master, &[]);
+    let mut r = replica.raw();
+    wait_in_sync(&mut m, &mut r);
+    assert_eq!(
+        info_field(&mut m, "replication", "repl_backlog_active"),
+        "1"
+    );
+    replica.signal(9);
+    wait_until("the backlog to be freed", Duration::from_secs(10), || {
+        info_field(&mut m, "replication", "repl_backlog_active") == "0"
+    });
+    assert!(master
+        .log()
+        .contains("Replication backlog freed after 1 seconds"));
+}
