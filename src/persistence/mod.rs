@@ -5,8 +5,10 @@
 //! - [`snapshot`]: the point-in-time image of every database taken without fork(), feeding
 //!   a file or a socket.
 //! - [`save`]: SAVE/BGSAVE orchestration — temp file, fsync, rename, save points, status.
+//! - [`aof`]: the append-only file (Redis 7 multi-part layout): writing, fsync policies, loading.
 //! - [`load`]: loading a file at startup (or DEBUG RELOAD) while clients get `-LOADING`.
 
+pub mod aof;
 pub mod load;
 pub mod rdb;
 pub mod save;

@@ -43,9 +43,10 @@ pub struct ReplConf {
 /// Moves the stream produced since the last call into the backlog and to every replica.
 pub fn feed(exec: &mut Executor) {
     let state = &mut exec.state;
-    // The stream is replication's once a backlog exists; before that (or for another
-    // consumer, such as tests reading it directly) it is left where it is.
-    if !state.propagation.enabled || state.repl.backlog.is_none() {
+    // The stream's consumers are the AOF and, once a backlog exists, replication; without
+    // either (tests reading the stream directly) it is left where it is.
+    let aof = crate::persistence::aof::enabled(state);
+    if !state.propagation.enabled || (state.repl.backlog.is_none() && !aof) {
         return;
     }
     let data = state.propagation.take();
@@ -53,6 +54,12 @@ pub fn feed(exec: &mut Executor) {
         return;
     }
     let data: Bytes = data.freeze();
+    if aof {
+        crate::persistence::aof::feed(state, &data);
+    }
+    if state.repl.backlog.is_none() {
+        return;
+    }
     if let Some(b) = state.repl.backlog.as_mut() {
         b.append(&data);
     }
