@@ -451,16 +451,12 @@ fn replica_over_its_output_buffer_limit_is_dropped() {
         "replica 256kb 128kb 1",
     ]);
     let mut m = master.raw();
-    let replica = start_replica_of(&master, &[]);
+    let mut replica = start_replica_of(&master, &[]);
     let mut r = replica.raw();
     wait_in_sync(&mut m, &mut r);
     // Stop the replica reading (SIGSTOP), fill its output with a burst of big writes.
     let big = "v".repeat(100_000);
-    let pid = replica.pid().to_string();
-    let stop = std::process::Command::new("kill")
-        .args(["-STOP", &pid])
-        .status();
-    assert!(stop.unwrap().success());
+    replica.signal(libc::SIGSTOP);
     // More than the kernel's socket buffers can absorb, so the rest waits in our output.
     for i in 0..300 {
         m.cmd(&["SET", &format!("big{i}"), &big]);
@@ -469,10 +465,7 @@ fn replica_over_its_output_buffer_limit_is_dropped() {
         info_field(&mut m, "stats", "ferrodis_replicas_dropped_output_buffer") == "1"
     });
     assert!(master.log().contains("overcoming of output buffer limits"));
-    let cont = std::process::Command::new("kill")
-        .args(["-CONT", &pid])
-        .status();
-    assert!(cont.unwrap().success());
+    replica.signal(libc::SIGCONT);
     wait_in_sync(&mut m, &mut r);
     assert_same_data(&mut m, &mut r, "after the replica came back");
 }
