@@ -18,6 +18,21 @@
 //! payload's closing mark. The snapshot's chunks go straight into each replica's output
 //! buffer (the pump waits while a replica's output is above `SEND_BUFFER`), so a full sync
 //! needs no file and no memory beyond the snapshot's own bound and that window.
+//!
+//! # Full sync through a file
+//!
+//! With repl-diskless-sync no, for SYNC, or for a replica that did not announce `capa eof`,
+//! the snapshot goes to `dbfilename` as a BGSAVE (the replicas get `+FULLRESYNC` when it
+//! starts, so again image and offset coincide) and the finished file is streamed to them in
+//! chunks under the same `SEND_BUFFER` back-pressure (`send_rdb_file`), then the held stream.
+//!
+//! # Health
+//!
+//! The cron PINGs replicas every repl-ping-replica-period (the PING is part of the stream),
+//! closes online replicas silent for repl-timeout and replicas whose pending output (output
+//! buffer plus held stream) passes client-output-buffer-limit replica, and frees the backlog
+//! after repl-backlog-ttl without replicas. min-replicas-to-write and WAIT count replicas by
+//! their REPLCONF ACKs.
 
 use bytes::{Bytes, BytesMut};
 use rand::Rng;
