@@ -461,7 +461,7 @@ fn persistence(state: &State, out: &mut Out) {
         .f("rdb_last_cow_size", rdb.last_cow_size)
         .f("rdb_last_load_keys_expired", rdb.last_load_keys_expired)
         .f("rdb_last_load_keys_loaded", rdb.last_load_keys_loaded)
-        .f("aof_enabled", 0)
+        .f("aof_enabled", crate::persistence::aof::info_enabled(state))
         .f("aof_rewrite_in_progress", 0)
         .f("aof_rewrite_scheduled", 0)
         .f("aof_last_rewrite_time_sec", -1)
@@ -469,10 +469,14 @@ fn persistence(state: &State, out: &mut Out) {
         .f("aof_last_bgrewrite_status", "ok")
         .f("aof_rewrites", 0)
         .f("aof_rewrites_consecutive_failures", 0)
-        .f("aof_last_write_status", "ok")
+        .f(
+            "aof_last_write_status",
+            crate::persistence::aof::info_last_write_status(state),
+        )
         .f("aof_last_cow_size", 0)
         .f("module_fork_in_progress", 0)
         .f("module_fork_last_cow_size", 0);
+    crate::persistence::aof::info_fields(state, out);
     if let Some(p) = &rdb.loading {
         let perc = if p.total_bytes == 0 {
             0.0

@@ -237,6 +237,8 @@ impl Executor {
         pubsub::flush_pending_idle(self);
         // What the batch propagated goes to the backlog and the replicas.
         crate::replication::master::feed(self);
+        // appendfsync always: the batch's writes are on disk before its replies leave.
+        crate::persistence::aof::after_batch(&mut self.state);
     }
 
     /// Whether CLIENT PAUSE holds this command back (Redis 7.0 semantics): with ALL every
@@ -335,6 +337,16 @@ impl Executor {
             client.out.error(crate::persistence::save::MISCONF);
             self.after_reject(client);
             return;
+        }
+        // The AOF cannot be written: writes (and PING) get -MISCONF until it can.
+        if (spec.has(flags::WRITE) || spec.full_name == "ping")
+            && client.kind != client::ClientKind::Master
+        {
+            if let Some(msg) = crate::persistence::aof::writes_denied(&self.state) {
+                client.out.error(&msg);
+                self.after_reject(client);
+                return;
+            }
         }
         // min-replicas-to-write: writes need enough replicas with a small enough lag.
         if spec.has(flags::WRITE)
@@ -641,6 +653,7 @@ impl Executor {
         crate::persistence::save::cron(&mut self.state);
         crate::replication::master::cron(self);
         crate::replication::master::feed(self);
+        crate::persistence::aof::cron(&mut self.state);
         let budget = std::time::Duration::from_micros(1000);
         for db in &mut self.state.dbs {
             db.cron_resize(budget);

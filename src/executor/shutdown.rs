@@ -21,6 +21,8 @@ pub fn final_save(state: &mut State) -> bool {
 /// must keep running (the final save failed and the shutdown was not forced).
 pub fn prepare_for_shutdown(exec: &mut Executor) -> bool {
     let state = &mut exec.state;
+    // Whatever the AOF still buffers is written and fsynced first.
+    crate::persistence::aof::flush_on_shutdown(state);
     let (save, force) = match &state.shutdown {
         Some(req) => (req.save, req.force),
         None => (None, false),

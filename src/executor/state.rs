@@ -179,6 +179,8 @@ pub struct State {
     pub rdb: crate::persistence::save::RdbState,
     /// Replication: backlog, replicas, the link to our master (`replication`).
     pub repl: crate::replication::ReplState,
+    /// The append-only file (`persistence::aof`).
+    pub aof: crate::persistence::aof::AofState,
 }
 
 impl State {
@@ -226,6 +228,7 @@ impl State {
             evict: Default::default(),
             rdb: Default::default(),
             repl: Default::default(),
+            aof: Default::default(),
         }
     }
 

@@ -1,11 +1,749 @@
-//! The append-only file (being written): Redis 7's multi-part layout.
+//! The append-only file: Redis 7.0's multi-part layout, the three fsync policies, loading at
+//! startup and the INFO fields.
+//!
+//! # Layout
+//!
+//! Everything lives in `appenddirname` (default `appendonlydir`): a base file
+//! (`<appendfilename>.<n>.base.rdb`, an RDB image, or `.base.aof`, commands), the incremental
+//! files (`<appendfilename>.<n>.incr.aof`) holding the write stream since that base, and the
+//! manifest (`<appendfilename>.manifest`, see [`manifest`]) naming them. Starting with
+//! `appendonly yes` and no AOF creates an (empty-dataset) base, an incr file and the manifest,
+//! as Redis does; an old single-file `appendonly.aof` in `dir` is moved into the directory and
+//! listed as the base (Redis 7's upgrade). Files written by Redis 7.0 load here and ours load
+//! in Redis; `redis-check-aof` accepts them.
+//!
+//! # Writing
+//!
+//! The AOF consumes the propagation stream (`executor::propagate`): `replication::master::feed`
+//! hands us each batch's bytes, which are appended to `buf` and written to the incr file at
+//! once with write(2). Then, by `appendfsync`:
+//!
+//! - `always`: fsync (fdatasync) right there, on the executor's thread, before the batch's
+//!   replies are handed to the connections — one fsync covers the whole batch, and no reply
+//!   acknowledges a write the disk does not hold. A failed write or fsync exits, as in Redis:
+//!   the alternative would be acknowledging writes that are not durable.
+//! - `everysec`: a background thread fsyncs once a second when there is something new. The
+//!   executor never waits for it; if an fsync is still running when the next write comes,
+//!   the write is postponed (kept in `buf`) for up to two seconds, then done anyway and
+//!   counted in `aof_delayed_fsync` (Redis's rule: a write(2) behind a slow fsync can block).
+//! - `no`: write only; the kernel flushes when it wants.
+//!
+//! A failed write leaves the bytes in `buf` (the partial write is truncated away), sets
+//! `aof_last_write_status:err`, makes writes fail with `-MISCONF Errors writing to the AOF
+//! file: ...`, and is retried from the cron until it succeeds.
+//!
+//! # Loading
+//!
+//! With `appendonly yes` the AOF is the dataset, as in Redis: the RDB file is not read even
+//! when no AOF exists yet. Loading is synchronous, before the listeners accept anyone (a
+//! connection made meanwhile waits in the listen backlog); see [`loader`] for the rules.
+
+pub mod loader;
+pub mod manifest;
+
+use std::fs::{File, OpenOptions};
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use crate::executor::state::State;
+use crate::executor::Executor;
+use manifest::Manifest;
 
-/// Whether the AOF consumes the propagation stream.
-pub fn enabled(_state: &State) -> bool {
-    false
+/// How long a write may be postponed behind a running background fsync (Redis: 2 s).
+const MAX_POSTPONE_MS: u64 = 2000;
+
+/// `appendfsync` values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Policy {
+    Always = 0,
+    Everysec = 1,
+    No = 2,
 }
 
-/// Appends stream bytes (RESP commands, SELECTs included) to the AOF.
-pub fn feed(_state: &mut State, _data: &[u8]) {}
+impl Policy {
+    fn of(state: &State) -> Policy {
+        match state.cfg.appendfsync.as_str() {
+            "always" => Policy::Always,
+            "no" => Policy::No,
+            _ => Policy::Everysec,
+        }
+    }
+}
+
+/// What the executor and the fsync thread share.
+struct Shared {
+    file: File,
+    /// Bytes written to the incr file so far (by the executor).
+    written: AtomicU64,
+    /// Bytes known to be on disk.
+    synced: AtomicU64,
+    in_progress: AtomicBool,
+    stop: AtomicBool,
+    policy: AtomicU8,
+    /// The last background fsync error, if the last fsync failed.
+    error: Mutex<Option<String>>,
+}
+
+/// The open incr file and its fsync thread.
+struct Writer {
+    shared: Arc<Shared>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Drop for Writer {
+    fn drop(&mut self) {
+        self.shared.stop.store(true, Ordering::Relaxed);
+        if let Some(t) = self.thread.take() {
+            t.thread().unpark();
+            let _ = t.join();
+        }
+    }
+}
+
+/// AOF status, held in `State`.
+#[derive(Default)]
+pub struct AofState {
+    /// Appending is on (the incr file is open).
+    on: bool,
+    dir: PathBuf,
+    manifest: Manifest,
+    writer: Option<Writer>,
+    /// Stream bytes not written yet (postponed or failed writes).
+    buf: Vec<u8>,
+    /// Size of the incr file we append to (where a partial write is truncated back to).
+    incr_size: u64,
+    /// aof_current_size / aof_base_size.
+    current_size: u64,
+    base_size: u64,
+    /// Set after a failed write; the text is the OS error (`strerror`).
+    write_error: Option<String>,
+    /// aof_delayed_fsync.
+    delayed_fsync: u64,
+    /// When a write was first postponed behind a running fsync (Unix ms; 0: none).
+    postponed_since: u64,
+    /// Unix second of the last `#TS:` annotation.
+    last_ts: u64,
+}
+
+/// Whether the AOF consumes the propagation stream.
+pub fn enabled(state: &State) -> bool {
+    state.aof.on
+}
+
+/// Appends stream bytes (RESP commands, SELECTs included) to the AOF, and writes them out
+/// (fsyncing under `always`) before returning.
+pub fn feed(state: &mut State, data: &[u8]) {
+    if !state.aof.on {
+        return;
+    }
+    if state.cfg.aof_timestamp_enabled {
+        let now = state.now_ms / 1000;
+        if now > state.aof.last_ts {
+            state.aof.last_ts = now;
+            state
+                .aof
+                .buf
+                .extend_from_slice(format!("#TS:{now}\r\n").as_bytes());
+        }
+    }
+    state.aof.buf.extend_from_slice(data);
+    flush(state, false);
+}
+
+/// End of a command batch: anything still buffered (a postponed or failed write) is retried,
+/// so under `always` nothing in the buffer is acknowledged unwritten.
+pub fn after_batch(state: &mut State) {
+    if state.aof.on && !state.aof.buf.is_empty() {
+        flush(state, false);
+    }
+}
+
+/// From the server cron: retries postponed and failed writes.
+pub fn cron(state: &mut State) {
+    after_batch(state);
+}
+
+/// Before exiting: writes what is buffered and fsyncs (Redis's prepareForShutdown).
+pub fn flush_on_shutdown(state: &mut State) {
+    if !state.aof.on {
+        return;
+    }
+    flush(state, true);
+    if let Some(w) = &state.aof.writer {
+        tracing::info!("Calling fsync() on the AOF file.");
+        if w.shared.file.sync_data().is_ok() {
+            let n = w.shared.written.load(Ordering::Relaxed);
+            w.shared.synced.store(n, Ordering::Relaxed);
+        }
+    }
+}
+
+/// Redis's `strerror` text of an I/O error (without Rust's " (os error N)" suffix).
+fn strerror(e: &io::Error) -> String {
+    let s = e.to_string();
+    match s.find(" (os error") {
+        Some(i) => s[..i].to_string(),
+        None => s,
+    }
+}
+
+/// Writes `buf` to the incr file (Redis's `flushAppendOnlyFile`).
+fn flush(state: &mut State, force: bool) {
+    let policy = Policy::of(state);
+    let aof = &mut state.aof;
+    let Some(w) = aof.writer.as_ref() else {
+        return;
+    };
+    let shared = w.shared.clone();
+    shared.policy.store(policy as u8, Ordering::Relaxed);
+    if aof.buf.is_empty() {
+        return;
+    }
+    if policy == Policy::Everysec && !force && shared.in_progress.load(Ordering::Relaxed) {
+        let now = crate::util::now_ms();
+        if aof.postponed_since == 0 {
+            aof.postponed_since = now;
+            return;
+        }
+        if now.saturating_sub(aof.postponed_since) < MAX_POSTPONE_MS {
+            return;
+        }
+        aof.delayed_fsync += 1;
+        tracing::info!("Asynchronous AOF fsync is taking too long (disk is busy?). Writing the AOF buffer without waiting for fsync to complete, this may slow down Redis.");
+    }
+    aof.postponed_since = 0;
+    let mut written = 0usize;
+    let mut error = None;
+    while written < aof.buf.len() {
+        match (&shared.file).write(&aof.buf[written..]) {
+            Ok(0) => {
+                error = Some(io::Error::new(io::ErrorKind::WriteZero, "short write"));
+                break;
+            }
+            Ok(n) => written += n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => {
+                error = Some(e);
+                break;
+            }
+        }
+    }
+    if let Some(e) = error {
+        let msg = strerror(&e);
+        if policy == Policy::Always {
+            tracing::warn!("Can't recover from AOF write error when the AOF fsync policy is 'always'. Exiting...");
+            tracing::warn!("Error writing to the AOF file: {msg}");
+            std::process::exit(1);
+        }
+        // Take a partial command back out so the file stays parseable; if that is
+        // impossible, keep what was written and drop it from the buffer.
+        if written > 0 && shared.file.set_len(aof.incr_size).is_err() {
+            aof.buf.drain(..written);
+            aof.incr_size += written as u64;
+            aof.current_size += written as u64;
+            shared.written.fetch_add(written as u64, Ordering::Relaxed);
+        }
+        if aof.write_error.is_none() {
+            tracing::warn!("Error writing to the AOF file: {msg}");
+        }
+        aof.write_error = Some(msg);
+        return;
+    }
+    if aof.write_error.take().is_some() {
+        tracing::warn!("AOF write error looks solved, Redis can write again.");
+    }
+    aof.buf.clear();
+    aof.incr_size += written as u64;
+    aof.current_size += written as u64;
+    let total = shared.written.fetch_add(written as u64, Ordering::Relaxed) + written as u64;
+    if policy == Policy::Always {
+        if let Err(e) = shared.file.sync_data() {
+            tracing::warn!("Can't persist append-only file: {}", strerror(&e));
+            std::process::exit(1);
+        }
+        shared.synced.store(total, Ordering::Relaxed);
+    }
+}
+
+/// The everysec thread: once a second, fsyncs what was written since the last fsync.
+fn fsync_loop(shared: Arc<Shared>) {
+    while !shared.stop.load(Ordering::Relaxed) {
+        std::thread::park_timeout(Duration::from_secs(1));
+        if shared.policy.load(Ordering::Relaxed) != Policy::Everysec as u8 {
+            continue;
+        }
+        let target = shared.written.load(Ordering::Relaxed);
+        if target <= shared.synced.load(Ordering::Relaxed) {
+            continue;
+        }
+        shared.in_progress.store(true, Ordering::Relaxed);
+        let res = shared.file.sync_data();
+        shared.in_progress.store(false, Ordering::Relaxed);
+        let mut err = shared.error.lock().unwrap_or_else(|p| p.into_inner());
+        match res {
+            Ok(()) => {
+                shared.synced.store(target, Ordering::Relaxed);
+                if err.take().is_some() {
+                    tracing::warn!("AOF fsync error looks solved, Redis can write again.");
+                }
+            }
+            Err(e) => {
+                tracing::warn!("Error trying to fsync the AOF file: {}", strerror(&e));
+                *err = Some(strerror(&e));
+            }
+        }
+    }
+}
+
+/// `-MISCONF` when the AOF cannot be written (Redis's writeCommandsDeniedByDiskError, AOF
+/// part): the error text to reply to writes and PING, or None.
+pub fn writes_denied(state: &State) -> Option<String> {
+    let aof = &state.aof;
+    if !aof.on {
+        return None;
+    }
+    let err = aof.write_error.clone().or_else(|| {
+        aof.writer.as_ref().and_then(|w| {
+            w.shared
+                .error
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .clone()
+        })
+    })?;
+    Some(format!("MISCONF Errors writing to the AOF file: {err}"))
+}
+
+/// INFO persistence: `aof_enabled` and `aof_last_write_status` (in the fixed block).
+pub fn info_enabled(state: &State) -> u8 {
+    state.aof.on as u8
+}
+
+pub fn info_last_write_status(state: &State) -> &'static str {
+    if writes_denied(state).is_some() {
+        "err"
+    } else {
+        "ok"
+    }
+}
+
+/// INFO persistence: the fields Redis adds while the AOF is on.
+pub fn info_fields(state: &State, out: &mut crate::commands::info::Out) {
+    let aof = &state.aof;
+    if !aof.on {
+        return;
+    }
+    let pending = aof
+        .writer
+        .as_ref()
+        .is_some_and(|w| w.shared.in_progress.load(Ordering::Relaxed));
+    out.f("aof_current_size", aof.current_size)
+        .f("aof_base_size", aof.base_size)
+        .f("aof_pending_rewrite", 0)
+        .f("aof_buffer_length", aof.buf.len())
+        .f("aof_pending_bio_fsync", pending as u8)
+        .f("aof_delayed_fsync", aof.delayed_fsync);
+}
+
+fn file_size(path: &Path) -> io::Result<u64> {
+    std::fs::metadata(path).map(|m| m.len())
+}
+
+/// Writes `data` to `path` atomically: temp file in the same directory, fsync, rename,
+/// directory fsync.
+fn write_atomic(dir: &Path, name: &str, data: &[u8]) -> io::Result<()> {
+    let tmp = dir.join(format!("temp-{name}"));
+    let res = (|| {
+        let mut f = File::create(&tmp)?;
+        f.write_all(data)?;
+        f.sync_all()?;
+        std::fs::rename(&tmp, dir.join(name))?;
+        File::open(dir)?.sync_all()
+    })();
+    if res.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    res
+}
+
+fn manifest_name(state: &State) -> String {
+    format!("{}.manifest", state.cfg.appendfilename)
+}
+
+fn persist_manifest(state: &State) -> io::Result<()> {
+    let text = state.aof.manifest.format();
+    write_atomic(&state.aof.dir, &manifest_name(state), text.as_bytes())
+}
+
+/// The base image of the current dataset as an RDB with the `aof-base` aux field.
+fn base_rdb(state: &State) -> Vec<u8> {
+    use super::rdb::{encode, Crc64, EncodeOptions};
+    let mut out = Vec::new();
+    let aux = encode::standard_aux(
+        (state.now_ms / 1000) as i64,
+        crate::alloc::allocated() as u64,
+        None,
+        true,
+    );
+    let eo = EncodeOptions {
+        compress: state.cfg.rdbcompression,
+    };
+    encode::write_header_with(&mut out, &aux, eo);
+    let opts = super::save::snapshot_options(state);
+    for db in &state.dbs {
+        if db.is_empty() {
+            continue;
+        }
+        encode::write_select_db(
+            &mut out,
+            db.id as u64,
+            db.len() as u64,
+            db.expires_count() as u64,
+        );
+        db.dict()
+            .for_each(|e| super::save::serialize_entry(&mut out, e, &opts));
+    }
+    encode::write_eof(&mut out);
+    let mut crc = Crc64::new();
+    crc.update(&out);
+    let sum = state.cfg.rdbchecksum.then(|| crc.value());
+    encode::write_trailer(&mut out, sum);
+    out
+}
+
+/// Creates a base file from the dataset (at startup with no AOF: Redis's forced rewrite).
+fn create_base(state: &mut State) -> io::Result<String> {
+    let rdb = state.cfg.aof_use_rdb_preamble;
+    let prefix = state.cfg.appendfilename.clone();
+    let name = state.aof.manifest.new_base(&prefix, rdb);
+    let data = if rdb || state.total_keys() > 0 {
+        // A `.base.aof` of a non-empty dataset needs the command-form rewrite; until it
+        // exists the image is written as RDB (loaders detect the format by its signature).
+        base_rdb(state)
+    } else if state.cfg.aof_timestamp_enabled {
+        format!("#TS:{}\r\n", state.now_ms / 1000).into_bytes()
+    } else {
+        Vec::new()
+    };
+    write_atomic(&state.aof.dir.clone(), &name, &data)?;
+    Ok(name)
+}
+
+/// Startup with `appendonly yes`: upgrade an old single file, load the AOF, then open it for
+/// appending (creating base, incr and manifest when there is none). Errors are fatal: the
+/// caller logs them and exits.
+pub fn start(exec: &mut Executor) -> Result<(), String> {
+    let dir = PathBuf::from(&exec.state.cfg.appenddirname);
+    exec.state.aof.dir = dir.clone();
+    let mname = manifest_name(&exec.state);
+    let mpath = dir.join(&mname);
+    let mut manifest = match std::fs::read(&mpath) {
+        Ok(text) => Manifest::parse(&text)?,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Manifest::default(),
+        Err(e) => return Err(format!("Fail to open AOF manifest file: {e}")),
+    };
+    // Redis 7's three cases for upgrading an old-style appendonly.aof in `dir`.
+    let old = exec.state.cfg.appendfilename.clone();
+    if Path::new(&old).is_file() {
+        let upgrade = !dir.is_dir()
+            || manifest.is_empty()
+            || (manifest.incr.is_empty()
+                && manifest.base.as_ref().is_some_and(|b| b.name == old)
+                && !dir.join(&old).exists());
+        if upgrade {
+            std::fs::create_dir_all(&dir).map_err(|e| {
+                format!(
+                    "Can't open or create append-only dir {}: {e}",
+                    dir.display()
+                )
+            })?;
+            manifest = Manifest::default();
+            manifest.base = Some(manifest::AofInfo {
+                name: old.clone(),
+                seq: 1,
+                kind: manifest::FileType::Base,
+            });
+            manifest.curr_base_seq = 1;
+            exec.state.aof.manifest = manifest.clone();
+            persist_manifest(&exec.state)
+                .map_err(|e| format!("Failed to persist the AOF manifest: {e}"))?;
+            std::fs::rename(&old, dir.join(&old)).map_err(|e| {
+                format!("Error trying to rename the existing AOF to the AOF directory: {e}")
+            })?;
+            tracing::info!("Successfully migrated an old-style AOF into the AOF directory and persisted AOF manifest.");
+        }
+    }
+    exec.state.aof.manifest = manifest;
+    load(exec)?;
+    open(&mut exec.state)
+}
+
+/// Loads base and incr files (Redis's `loadAppendOnlyFiles`).
+fn load(exec: &mut Executor) -> Result<(), String> {
+    let m = exec.state.aof.manifest.clone();
+    if m.is_empty() {
+        return Ok(());
+    }
+    let dir = exec.state.aof.dir.clone();
+    let files: Vec<&manifest::AofInfo> = m.base.iter().chain(m.incr.iter()).collect();
+    let mut total = 0u64;
+    for f in &files {
+        total += file_size(&dir.join(&f.name))
+            .map_err(|e| format!("Unable to obtain the AOF file {} length. stat: {e}", f.name))?;
+    }
+    if total == 0 {
+        return Ok(());
+    }
+    let started = Instant::now();
+    // Replay as a replica applies its master's stream (see `loader`).
+    let was_master = exec.state.is_master;
+    let was_enabled = exec.state.propagation.enabled;
+    exec.state.is_master = false;
+    exec.state.propagation.enabled = false;
+    let mut result = Ok(());
+    for (i, f) in files.iter().enumerate() {
+        let last = i + 1 == files.len();
+        let t = Instant::now();
+        match loader::load_file(exec, &dir, &f.name, last) {
+            Ok(loader::Outcome::NotExist) => {
+                result = Err(format!("The AOF file {} doesn't exist", f.name));
+                break;
+            }
+            Ok(_) => tracing::info!(
+                "DB loaded from {} file {}: {:.3} seconds",
+                if f.kind == manifest::FileType::Base {
+                    "base"
+                } else {
+                    "incr"
+                },
+                f.name,
+                t.elapsed().as_secs_f64()
+            ),
+            Err(e) => {
+                result = Err(e);
+                break;
+            }
+        }
+    }
+    exec.state.is_master = was_master;
+    exec.state.propagation.enabled = was_enabled;
+    result?;
+    // The replay is no client activity: counters start from zero as after an RDB load.
+    let st = &mut exec.state.stats;
+    st.total_commands_processed = 0;
+    st.commands.clear();
+    st.errors.clear();
+    st.total_error_replies = 0;
+    st.keyspace_hits = 0;
+    st.keyspace_misses = 0;
+    exec.state.slowlog.clear();
+    tracing::info!(
+        "DB loaded from append only file: {:.3} seconds",
+        started.elapsed().as_secs_f64()
+    );
+    Ok(())
+}
+
+/// Opens the last incr file for appending (Redis's `aofOpenIfNeededOnServerStart`).
+fn open(state: &mut State) -> Result<(), String> {
+    let dir = state.aof.dir.clone();
+    std::fs::create_dir_all(&dir).map_err(|e| {
+        format!(
+            "Can't open or create append-only dir {}: {e}",
+            dir.display()
+        )
+    })?;
+    if state.aof.manifest.is_empty() {
+        let name =
+            create_base(state).map_err(|e| format!("Can't create the AOF base file: {e}"))?;
+        tracing::info!("Creating AOF base file {name} on server start");
+    }
+    let had_incr = !state.aof.manifest.incr.is_empty();
+    let prefix = state.cfg.appendfilename.clone();
+    let incr = state.aof.manifest.last_incr(&prefix);
+    let file = OpenOptions::new()
+        .append(true)
+        .create(true)
+        .open(dir.join(&incr))
+        .map_err(|e| format!("Can't open the append-only file {incr}: {e}"))?;
+    // History files are garbage once the manifest no longer needs them.
+    let history = std::mem::take(&mut state.aof.manifest.history);
+    persist_manifest(state).map_err(|e| format!("Failed to persist the AOF manifest: {e}"))?;
+    if state.cfg.aof_disable_auto_gc {
+        state.aof.manifest.history = history;
+    } else {
+        for h in history {
+            if std::fs::remove_file(dir.join(&h.name)).is_ok() {
+                tracing::info!("Removing the history file {} in the background", h.name);
+            }
+        }
+    }
+    if had_incr {
+        tracing::info!("Opening AOF incr file {incr} on server start");
+    } else {
+        tracing::info!("Creating AOF incr file {incr} on server start");
+    }
+    let m = &state.aof.manifest;
+    let base_size = m
+        .base
+        .as_ref()
+        .and_then(|b| file_size(&dir.join(&b.name)).ok())
+        .unwrap_or(0);
+    let incr_total: u64 = m
+        .incr
+        .iter()
+        .filter_map(|i| file_size(&dir.join(&i.name)).ok())
+        .sum();
+    let incr_size = file.metadata().map(|m| m.len()).unwrap_or(0);
+    let shared = Arc::new(Shared {
+        file,
+        written: AtomicU64::new(0),
+        synced: AtomicU64::new(0),
+        in_progress: AtomicBool::new(false),
+        stop: AtomicBool::new(false),
+        policy: AtomicU8::new(Policy::of(state) as u8),
+        error: Mutex::new(None),
+    });
+    let s2 = shared.clone();
+    let thread = std::thread::Builder::new()
+        .name("aof-fsync".into())
+        .spawn(move || fsync_loop(s2))
+        .map_err(|e| format!("Can't start the AOF fsync thread: {e}"))?;
+    let aof = &mut state.aof;
+    aof.writer = Some(Writer {
+        shared,
+        thread: Some(thread),
+    });
+    aof.base_size = base_size;
+    aof.current_size = base_size + incr_total;
+    aof.incr_size = incr_size;
+    aof.on = true;
+    // The stream starts with a SELECT in the new file.
+    state.propagation.enabled = true;
+    state.propagation.reset_db();
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::executor::test_support::{run, setup};
+
+    /// Runs `f` inside a fresh temporary working directory.
+    fn in_temp_dir(tag: &str, f: impl FnOnce(&Path)) {
+        let dir =
+            std::env::temp_dir().join(format!("ferrodis-aof-unit-{tag}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        f(&dir);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    fn exec_in(dir: &Path, policy: &str) -> (Executor, usize) {
+        let (mut exec, c) = setup();
+        exec.state.propagation.enabled = false;
+        exec.state.cfg.appendonly = true;
+        exec.state.cfg.appendfsync = policy.into();
+        exec.state.cfg.appenddirname = dir.join("appendonlydir").display().to_string();
+        exec.state.cfg.appendfilename = dir.join("nope").display().to_string();
+        (exec, c)
+    }
+
+    #[test]
+    fn first_start_creates_base_incr_and_manifest_then_replays() {
+        in_temp_dir("first", |dir| {
+            let (mut exec, c) = exec_in(dir, "always");
+            exec.state.cfg.appendfilename = "appendonly.aof".into();
+            start(&mut exec).unwrap();
+            let aod = dir.join("appendonlydir");
+            let m = std::fs::read_to_string(aod.join("appendonly.aof.manifest")).unwrap();
+            assert_eq!(
+                m,
+                "file appendonly.aof.1.base.rdb seq 1 type b\nfile appendonly.aof.1.incr.aof seq 1 type i\n"
+            );
+            run(
+                &mut exec,
+                c,
+                &[&["SET", "k", "v"], &["RPUSH", "l", "a", "b"]],
+            );
+            crate::replication::master::feed(&mut exec);
+            let incr = std::fs::read(aod.join("appendonly.aof.1.incr.aof")).unwrap();
+            assert!(incr.starts_with(b"*2\r\n$6\r\nSELECT\r\n$1\r\n0\r\n*3\r\n$3\r\nSET\r\n"));
+            // A second server on the same files sees the data.
+            let (mut exec2, c2) = exec_in(dir, "always");
+            exec2.state.cfg.appendfilename = "appendonly.aof".into();
+            start(&mut exec2).unwrap();
+            let (out, _) = run(
+                &mut exec2,
+                c2,
+                &[&["LRANGE", "l", "0", "-1"], &["GET", "k"]],
+            );
+            assert_eq!(out, "*2\r\n$1\r\na\r\n$1\r\nb\r\n$1\r\nv\r\n");
+            assert!(exec2.state.is_master);
+            assert_eq!(exec2.state.stats.total_commands_processed, 2);
+        });
+    }
+
+    #[test]
+    fn expired_keys_are_not_expired_while_replaying() {
+        in_temp_dir("expiry", |dir| {
+            let aod = dir.join("appendonlydir");
+            std::fs::create_dir_all(&aod).unwrap();
+            std::fs::write(aod.join("a.1.incr.aof"), b"*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$1\r\nv\r\n*3\r\n$9\r\nPEXPIREAT\r\n$1\r\nk\r\n$1\r\n1\r\n*3\r\n$6\r\nAPPEND\r\n$1\r\nk\r\n$1\r\nx\r\n").unwrap();
+            std::fs::write(aod.join("a.manifest"), b"file a.1.incr.aof seq 1 type i\n").unwrap();
+            let (mut exec, _c) = exec_in(dir, "no");
+            exec.state.cfg.appendfilename = "a".into();
+            start(&mut exec).unwrap();
+            let e = exec.state.dbs[0].get(b"k").expect("kept for its DEL");
+            assert_eq!(e.expire_at, 1);
+        });
+    }
+
+    #[test]
+    fn torn_tail_is_trimmed_or_refused() {
+        in_temp_dir("torn", |dir| {
+            let aod = dir.join("appendonlydir");
+            std::fs::create_dir_all(&aod).unwrap();
+            let good = b"*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$1\r\nv\r\n";
+            let mut torn = good.to_vec();
+            torn.extend_from_slice(b"*3\r\n$3\r\nSET\r\n$1\r\nj\r\n$5\r\nab");
+            std::fs::write(aod.join("a.1.incr.aof"), &torn).unwrap();
+            std::fs::write(aod.join("a.manifest"), b"file a.1.incr.aof seq 1 type i\n").unwrap();
+            let (mut exec, _c) = exec_in(dir, "no");
+            exec.state.cfg.appendfilename = "a".into();
+            exec.state.cfg.aof_load_truncated = false;
+            let err = start(&mut exec).unwrap_err();
+            assert!(err.starts_with("Unexpected end of file"), "{err}");
+            let (mut exec, _c) = exec_in(dir, "no");
+            exec.state.cfg.appendfilename = "a".into();
+            start(&mut exec).unwrap();
+            assert!(exec.state.dbs[0].contains(b"k"));
+            assert!(!exec.state.dbs[0].contains(b"j"));
+            assert_eq!(std::fs::read(aod.join("a.1.incr.aof")).unwrap(), good);
+        });
+    }
+
+    #[test]
+    fn corrupt_middle_names_the_offset() {
+        in_temp_dir("corrupt", |dir| {
+            let aod = dir.join("appendonlydir");
+            std::fs::create_dir_all(&aod).unwrap();
+            std::fs::write(
+                aod.join("a.1.incr.aof"),
+                b"*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$1\r\nv\r\nGARBAGE\r\n*1\r\n$4\r\nPING\r\n",
+            )
+            .unwrap();
+            std::fs::write(aod.join("a.manifest"), b"file a.1.incr.aof seq 1 type i\n").unwrap();
+            let (mut exec, _c) = exec_in(dir, "no");
+            exec.state.cfg.appendfilename = "a".into();
+            let err = start(&mut exec).unwrap_err();
+            assert!(
+                err.contains("Bad file format") && err.contains("offset 27"),
+                "{err}"
+            );
+        });
+    }
+}

@@ -301,10 +301,21 @@ async fn serve_forever(
     // The dataset: loaded in the background; a small file is in memory before anyone is
     // accepted (see `persistence::load`).
     let dbfile = std::path::PathBuf::from(&exec.borrow().state.cfg.dbfilename);
-    match crate::persistence::load::start(&exec, &dbfile) {
-        Ok(true) => crate::persistence::load::wait_quiet_start(&exec).await,
-        Ok(false) => {}
-        Err(e) => crate::persistence::load::fatal(&e),
+    let aof = exec.borrow().state.cfg.appendonly;
+    if aof {
+        // appendonly yes: the AOF is the dataset (loaded synchronously, see persistence::aof).
+        let res = crate::persistence::aof::start(&mut exec.borrow_mut());
+        if let Err(e) = res {
+            tracing::warn!("{e}");
+            eprintln!("{e}");
+            std::process::exit(1);
+        }
+    } else {
+        match crate::persistence::load::start(&exec, &dbfile) {
+            Ok(true) => crate::persistence::load::wait_quiet_start(&exec).await,
+            Ok(false) => {}
+            Err(e) => crate::persistence::load::fatal(&e),
+        }
     }
     let shutdown_conns = Rc::new(Notify::new());
     let wake = exec.borrow().state.wake_server.clone();

@@ -1,0 +1,324 @@
+//! The append-only file end to end, with real processes: Redis 7.0's multi-part layout,
+//! restarts after SIGKILL, appendfsync always durability, interoperability with redis-server
+//! 7.0 and redis-check-aof in both directions, torn tails, and the old single-file upgrade.
+
+mod common;
+
+use std::path::Path;
+use std::process::Command;
+use std::time::Duration;
+
+use common::{fill_mixed, info_field, RawConn, RedisServer, Resp, Server};
+
+fn digest(c: &mut RawConn) -> Resp {
+    c.cmd(&["DEBUG", "DIGEST"])
+}
+
+fn dir_of(s: &Server) -> String {
+    s.dir().to_string_lossy().into_owned()
+}
+
+/// ferrodis with appendonly yes in `dir` (None: its own temp dir).
+fn start_aof(dir: Option<&str>, extra: &[&str]) -> Server {
+    let mut args = vec!["--appendonly", "yes", "--enable-debug-command", "yes"];
+    if let Some(d) = dir {
+        args.extend(["--dir", d]);
+    }
+    args.extend(extra);
+    Server::start(&args)
+}
+
+fn check_aof(manifest: &Path) -> (bool, String) {
+    let out = Command::new("redis-check-aof")
+        .arg(manifest)
+        .output()
+        .expect("redis-check-aof is installed with redis-server");
+    let text =
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+    (out.status.success(), text)
+}
+
+fn manifest_of(dir: &str) -> std::path::PathBuf {
+    Path::new(dir).join("appendonlydir/appendonly.aof.manifest")
+}
+
+#[test]
+fn first_start_layout_and_info() {
+    let a = start_aof(None, &[]);
+    let dir = dir_of(&a);
+    let m = std::fs::read_to_string(manifest_of(&dir)).unwrap();
+    assert_eq!(
+        m,
+        "file appendonly.aof.1.base.rdb seq 1 type b\nfile appendonly.aof.1.incr.aof seq 1 type i\n"
+    );
+    let mut c = a.raw();
+    c.cmds("SET a 1");
+    assert_eq!(info_field(&mut c, "persistence", "aof_enabled"), "1");
+    assert_eq!(
+        info_field(&mut c, "persistence", "aof_last_write_status"),
+        "ok"
+    );
+    let base = std::fs::metadata(Path::new(&dir).join("appendonlydir/appendonly.aof.1.base.rdb"))
+        .unwrap()
+        .len();
+    assert_eq!(
+        info_field(&mut c, "persistence", "aof_base_size"),
+        base.to_string()
+    );
+    let incr = std::fs::metadata(Path::new(&dir).join("appendonlydir/appendonly.aof.1.incr.aof"))
+        .unwrap()
+        .len();
+    assert_eq!(
+        info_field(&mut c, "persistence", "aof_current_size"),
+        (base + incr).to_string()
+    );
+    assert_eq!(info_field(&mut c, "persistence", "aof_buffer_length"), "0");
+    assert_eq!(info_field(&mut c, "persistence", "aof_delayed_fsync"), "0");
+}
+
+#[test]
+fn every_type_survives_sigkill_and_check_aof_accepts() {
+    let mut a = start_aof(None, &["--aof-timestamp-enabled", "yes"]);
+    let dir = dir_of(&a);
+    let mut c = a.raw();
+    fill_mixed(&mut c, "");
+    c.cmds("MULTI");
+    c.cmds("INCR counter");
+    c.cmds("LPUSH q x");
+    c.cmds("EXEC");
+    c.cmds("SELECT 5");
+    c.cmds("SET five 5");
+    c.cmds("SELECT 0");
+    let before = digest(&mut c);
+    // everysec: give the background fsync its second (the data is in the page cache anyway).
+    std::thread::sleep(Duration::from_millis(1200));
+    a.signal(libc::SIGKILL);
+    a.wait_exit(Duration::from_secs(5));
+    let incr =
+        std::fs::read(Path::new(&dir).join("appendonlydir/appendonly.aof.1.incr.aof")).unwrap();
+    assert!(incr.starts_with(b"#TS:"), "timestamp annotation first");
+    let (ok, text) = check_aof(&manifest_of(&dir));
+    assert!(ok, "{text}");
+    let b = start_aof(Some(&dir), &[]);
+    let mut d = b.raw();
+    assert_eq!(digest(&mut d), before);
+    // The restarted server keeps appending to the same incr file.
+    d.cmds("SET after restart");
+    let before = digest(&mut d);
+    drop(d);
+    drop(b);
+    let b = start_aof(Some(&dir), &[]);
+    assert_eq!(digest(&mut b.raw()), before);
+}
+
+#[test]
+fn appendfsync_always_loses_no_acknowledged_write() {
+    let a = start_aof(None, &["--appendfsync", "always"]);
+    let dir = dir_of(&a);
+    let mut acked = 0i64;
+    let mut servers = vec![a];
+    for round in 0..4 {
+        let s = servers.last_mut().unwrap();
+        let port = s.port();
+        // A writer pipelines INCRs and records every acknowledged reply; the server is
+        // killed while replies are in flight.
+        let writer = std::thread::spawn(move || {
+            let mut c = RawConn::connect(port);
+            c.set_timeout(Duration::from_secs(5));
+            let mut last = 0i64;
+            loop {
+                let mut batch = Vec::new();
+                for _ in 0..16 {
+                    batch.extend_from_slice(b"*2\r\n$4\r\nINCR\r\n$7\r\ncounter\r\n");
+                }
+                if c.try_send(&batch).is_err() {
+                    return last;
+                }
+                for _ in 0..16 {
+                    match c.try_read_raw() {
+                        Ok(Some(r)) if r.starts_with(b":") => {
+                            let n: i64 =
+                                String::from_utf8_lossy(&r[1..r.len() - 2]).parse().unwrap();
+                            last = last.max(n);
+                        }
+                        _ => return last,
+                    }
+                }
+            }
+        });
+        std::thread::sleep(Duration::from_millis(300 + round * 100));
+        s.signal(libc::SIGKILL);
+        s.wait_exit(Duration::from_secs(5));
+        let last = writer.join().unwrap();
+        assert!(last >= acked, "progress");
+        acked = last;
+        let b = start_aof(Some(&dir), &["--appendfsync", "always"]);
+        let Resp::Bulk(v) = b.raw().cmds("GET counter") else {
+            panic!("counter missing after restart")
+        };
+        let got: i64 = String::from_utf8_lossy(&v).parse().unwrap();
+        assert!(
+            got >= acked,
+            "round {round}: acknowledged {acked}, restored {got}"
+        );
+        acked = got;
+        servers.push(b);
+    }
+    assert!(acked > 0);
+}
+
+#[test]
+fn redis_loads_ours_and_we_load_redis() {
+    // Ours -> Redis.
+    let mut a = start_aof(None, &[]);
+    let dir = dir_of(&a);
+    let mut c = a.raw();
+    fill_mixed(&mut c, "f-");
+    let ours = digest(&mut c);
+    drop(c);
+    a.terminate();
+    let r = RedisServer::start(&[
+        "--appendonly",
+        "yes",
+        "--dir",
+        &dir,
+        "--enable-debug-command",
+        "yes",
+    ]);
+    assert_eq!(digest(&mut r.raw()), ours);
+    drop(r);
+
+    // Redis -> ours (with and without RDB preamble, timestamps on).
+    for preamble in ["yes", "no"] {
+        let mut r = RedisServer::start(&[
+            "--appendonly",
+            "yes",
+            "--enable-debug-command",
+            "yes",
+            "--aof-use-rdb-preamble",
+            preamble,
+            "--aof-timestamp-enabled",
+            "yes",
+        ]);
+        let rdir = dir_of(&r);
+        let mut c = r.raw();
+        fill_mixed(&mut c, "r-");
+        let theirs = digest(&mut c);
+        drop(c);
+        r.terminate();
+        let b = start_aof(Some(&rdir), &[]);
+        assert_eq!(digest(&mut b.raw()), theirs, "preamble {preamble}");
+    }
+}
+
+#[test]
+fn torn_tail_trimmed_or_refused() {
+    let mut a = start_aof(None, &[]);
+    let dir = dir_of(&a);
+    let mut c = a.raw();
+    c.cmds("SET kept 1");
+    let before = digest(&mut c);
+    drop(c);
+    a.terminate();
+    let incr = Path::new(&dir).join("appendonlydir/appendonly.aof.1.incr.aof");
+    let good = std::fs::read(&incr).unwrap();
+    let mut torn = good.clone();
+    torn.extend_from_slice(b"*3\r\n$3\r\nSET\r\n$4\r\nlost\r\n$3\r\nab");
+    std::fs::write(&incr, &torn).unwrap();
+
+    // aof-load-truncated no: refuses to start, saying why.
+    let out = Command::new(common::FERRODIS_BIN)
+        .args([
+            "--port",
+            "0",
+            "--appendonly",
+            "yes",
+            "--aof-load-truncated",
+            "no",
+        ])
+        .args(["--dir", &dir])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let log =
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+    assert!(log.contains("Unexpected end of file"), "{log}");
+
+    // yes: trims the tail and starts.
+    let b = start_aof(Some(&dir), &[]);
+    assert_eq!(digest(&mut b.raw()), before);
+    assert_eq!(std::fs::read(&incr).unwrap(), good);
+    assert!(b.log().contains("Truncating the AOF"), "{}", b.log());
+}
+
+#[test]
+fn corrupt_middle_refuses_with_offset() {
+    let mut a = start_aof(None, &[]);
+    let dir = dir_of(&a);
+    a.raw().cmds("SET k v");
+    a.terminate();
+    let incr = Path::new(&dir).join("appendonlydir/appendonly.aof.1.incr.aof");
+    let mut data = std::fs::read(&incr).unwrap();
+    let at = data.len();
+    data.extend_from_slice(b"xx garbage\r\n*1\r\n$4\r\nPING\r\n");
+    std::fs::write(&incr, &data).unwrap();
+    let out = Command::new(common::FERRODIS_BIN)
+        .args(["--port", "0", "--appendonly", "yes", "--dir", &dir])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let log =
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+    assert!(
+        log.contains("Bad file format") && log.contains(&format!("offset {at}")),
+        "{log}"
+    );
+}
+
+#[test]
+fn old_single_file_aof_is_upgraded() {
+    for preamble in ["yes", "no"] {
+        // Redis 7.0 writes the multi-part layout; an old-style file is what its base would be
+        // under the old name: an RDB preamble plus a command tail, or commands only.
+        let mut r = RedisServer::start(&[
+            "--appendonly",
+            "yes",
+            "--enable-debug-command",
+            "yes",
+            "--aof-use-rdb-preamble",
+            preamble,
+        ]);
+        let rdir = dir_of(&r);
+        let mut c = r.raw();
+        fill_mixed(&mut c, "");
+        c.cmds("BGREWRITEAOF");
+        common::wait_until("rewrite", Duration::from_secs(20), || {
+            info_field(&mut c, "persistence", "aof_rewrite_in_progress") == "0"
+                && info_field(&mut c, "persistence", "aof_rewrite_scheduled") == "0"
+        });
+        c.cmds("SET tail-key 1");
+        let theirs = digest(&mut c);
+        drop(c);
+        r.terminate();
+        let aod = Path::new(&rdir).join("appendonlydir");
+        let m = std::fs::read_to_string(aod.join("appendonly.aof.manifest")).unwrap();
+        let mut single = Vec::new();
+        for line in m.lines() {
+            let name = line.split(' ').nth(1).unwrap();
+            single.extend(std::fs::read(aod.join(name)).unwrap());
+        }
+        std::fs::remove_dir_all(&aod).unwrap();
+        std::fs::write(Path::new(&rdir).join("appendonly.aof"), &single).unwrap();
+
+        let b = start_aof(Some(&rdir), &[]);
+        assert_eq!(digest(&mut b.raw()), theirs, "preamble {preamble}");
+        assert!(!Path::new(&rdir).join("appendonly.aof").exists());
+        let m = std::fs::read_to_string(aod.join("appendonly.aof.manifest")).unwrap();
+        assert_eq!(
+            m,
+            "file appendonly.aof seq 1 type b\nfile appendonly.aof.1.incr.aof seq 1 type i\n"
+        );
+        let (ok, text) = check_aof(&aod.join("appendonly.aof.manifest"));
+        assert!(ok, "{text}");
+    }
+}
