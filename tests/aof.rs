@@ -61,19 +61,31 @@ fn first_start_layout_and_info() {
     let base = std::fs::metadata(Path::new(&dir).join("appendonlydir/appendonly.aof.1.base.rdb"))
         .unwrap()
         .len();
+    let incr = std::fs::metadata(Path::new(&dir).join("appendonlydir/appendonly.aof.1.incr.aof"))
+        .unwrap()
+        .len();
+    // As in Redis 7.0: the files created on the first start are not counted; after a
+    // restart the current size is what was loaded and the base size the base file's.
+    assert_eq!(info_field(&mut c, "persistence", "aof_base_size"), "0");
+    assert_eq!(
+        info_field(&mut c, "persistence", "aof_current_size"),
+        incr.to_string()
+    );
+    assert_eq!(info_field(&mut c, "persistence", "aof_buffer_length"), "0");
+    assert_eq!(info_field(&mut c, "persistence", "aof_delayed_fsync"), "0");
+    drop(c);
+    let mut a = a;
+    a.terminate();
+    let b = start_aof(Some(&dir), &[]);
+    let mut c = b.raw();
     assert_eq!(
         info_field(&mut c, "persistence", "aof_base_size"),
         base.to_string()
     );
-    let incr = std::fs::metadata(Path::new(&dir).join("appendonlydir/appendonly.aof.1.incr.aof"))
-        .unwrap()
-        .len();
     assert_eq!(
         info_field(&mut c, "persistence", "aof_current_size"),
         (base + incr).to_string()
     );
-    assert_eq!(info_field(&mut c, "persistence", "aof_buffer_length"), "0");
-    assert_eq!(info_field(&mut c, "persistence", "aof_delayed_fsync"), "0");
 }
 
 #[test]
@@ -321,4 +333,265 @@ fn old_single_file_aof_is_upgraded() {
         let (ok, text) = check_aof(&aod.join("appendonly.aof.manifest"));
         assert!(ok, "{text}");
     }
+}
+
+/// The pipeline sent right behind BGREWRITEAOF: writes of every kind in two databases, a
+/// second BGREWRITEAOF, BGSAVE with and without SCHEDULE. `rdb-key-save-delay` keeps the
+/// rewrite running meanwhile.
+fn rewrite_pipeline() -> Vec<u8> {
+    let mut p = Vec::new();
+    for cmd in [
+        &["BGREWRITEAOF"][..],
+        &["SET", "during", "1"],
+        &["INCR", "int"],
+        &["RPUSH", "newlist", "a", "b"],
+        &["SELECT", "3"],
+        &["SET", "in3", "x"],
+        &["BGREWRITEAOF"],
+        &["BGSAVE"],
+        &["BGSAVE", "SCHEDULE"],
+        &["SELECT", "0"],
+        &["DEL", "str"],
+        &["MULTI"],
+        &["BGREWRITEAOF"],
+        &["INCR", "int"],
+        &["EXEC"],
+    ] {
+        p.extend(common::encode(cmd));
+    }
+    p
+}
+
+/// Fills `c` with the mixed dataset plus enough keys for the save delay to matter.
+fn fill_for_rewrite(c: &mut RawConn) {
+    fill_mixed(c, "");
+    for i in 0..200 {
+        c.cmd(&["SET", &format!("key:{i}"), &format!("value:{i}")]);
+    }
+}
+
+fn wait_rewrite_done(c: &mut RawConn) {
+    common::wait_until("rewrite", Duration::from_secs(30), || {
+        info_field(c, "persistence", "aof_rewrite_in_progress") == "0"
+            && info_field(c, "persistence", "aof_rewrite_scheduled") == "0"
+            && info_field(c, "persistence", "rdb_bgsave_in_progress") == "0"
+    });
+}
+
+#[test]
+fn bgrewriteaof_with_writes_during_the_rewrite() {
+    let delay = ["--rdb-key-save-delay", "2000"];
+    let mut a = start_aof(None, &delay);
+    let dir = dir_of(&a);
+    let mut c = a.raw();
+    fill_for_rewrite(&mut c);
+    c.send(&rewrite_pipeline());
+    let replies: Vec<Vec<u8>> = (0..15).map(|_| c.read_raw()).collect();
+
+    // While it runs: the new incr file is listed after the old ones.
+    assert_eq!(
+        info_field(&mut c, "persistence", "aof_rewrite_in_progress"),
+        "1"
+    );
+    let m = std::fs::read_to_string(manifest_of(&dir)).unwrap();
+    assert_eq!(
+        m,
+        "file appendonly.aof.1.base.rdb seq 1 type b\nfile appendonly.aof.1.incr.aof seq 1 type i\nfile appendonly.aof.2.incr.aof seq 2 type i\n"
+    );
+    c.cmds("LPUSH during2 x");
+    // Redis 7.0 answers the same pipeline with the same bytes.
+    let r = RedisServer::start(&["--appendonly", "yes"]);
+    let mut rc = r.raw();
+    fill_for_rewrite(&mut rc);
+    rc.cmd(&["CONFIG", "SET", "rdb-key-save-delay", "2000"]);
+    rc.send(&rewrite_pipeline());
+    let theirs: Vec<Vec<u8>> = (0..15).map(|_| rc.read_raw()).collect();
+    assert_eq!(
+        replies
+            .iter()
+            .map(|r| String::from_utf8_lossy(r).into_owned())
+            .collect::<Vec<_>>(),
+        theirs
+            .iter()
+            .map(|r| String::from_utf8_lossy(r).into_owned())
+            .collect::<Vec<_>>()
+    );
+    assert_eq!(
+        replies[0],
+        b"+Background append only file rewriting started\r\n"
+    );
+    drop(rc);
+    drop(r);
+
+    c.cmds("LPUSH later x");
+    wait_rewrite_done(&mut c);
+    assert_eq!(info_field(&mut c, "persistence", "aof_rewrites"), "1");
+    assert_eq!(
+        info_field(&mut c, "persistence", "aof_last_bgrewrite_status"),
+        "ok"
+    );
+    assert_ne!(
+        info_field(&mut c, "persistence", "aof_last_rewrite_time_sec"),
+        "-1"
+    );
+    c.cmds("SET after done");
+
+    // One base, one incr; the old files are gone.
+    let m = std::fs::read_to_string(manifest_of(&dir)).unwrap();
+    assert_eq!(
+        m,
+        "file appendonly.aof.2.base.rdb seq 2 type b\nfile appendonly.aof.2.incr.aof seq 2 type i\n"
+    );
+    let aod = Path::new(&dir).join("appendonlydir");
+    let mut names: Vec<String> = std::fs::read_dir(&aod)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    assert_eq!(
+        names,
+        [
+            "appendonly.aof.2.base.rdb",
+            "appendonly.aof.2.incr.aof",
+            "appendonly.aof.manifest"
+        ]
+    );
+    let base = std::fs::read(aod.join("appendonly.aof.2.base.rdb")).unwrap();
+    assert!(base.starts_with(b"REDIS"));
+    assert!(base.windows(8).any(|w| w == b"aof-base"));
+    let (ok, text) = check_aof(&manifest_of(&dir));
+    assert!(ok, "{text}");
+
+    let before = digest(&mut c);
+    drop(c);
+    a.signal(libc::SIGKILL);
+    a.wait_exit(Duration::from_secs(5));
+    let mut b = start_aof(Some(&dir), &[]);
+    assert_eq!(digest(&mut b.raw()), before);
+    b.terminate();
+    let r = RedisServer::start(&[
+        "--appendonly",
+        "yes",
+        "--dir",
+        &dir,
+        "--enable-debug-command",
+        "yes",
+    ]);
+    assert_eq!(digest(&mut r.raw()), before);
+}
+
+#[test]
+fn bgrewriteaof_behind_bgsave_is_scheduled() {
+    let args = ["--rdb-key-save-delay", "1000"];
+    let a = start_aof(None, &args);
+    let dir = dir_of(&a);
+    let mut c = a.raw();
+    let r = RedisServer::start(&["--appendonly", "yes", "--rdb-key-save-delay", "1000"]);
+    let mut rc = r.raw();
+    for conn in [&mut c, &mut rc] {
+        fill_for_rewrite(conn);
+    }
+    let mut p = Vec::new();
+    for cmd in [
+        &["BGSAVE"][..],
+        &["BGREWRITEAOF"],
+        &["BGREWRITEAOF"],
+        &["SET", "k", "v"],
+    ] {
+        p.extend(common::encode(cmd));
+    }
+    let mut ours = Vec::new();
+    let mut theirs = Vec::new();
+    for (conn, out) in [(&mut c, &mut ours), (&mut rc, &mut theirs)] {
+        conn.send(&p);
+        for _ in 0..4 {
+            out.push(String::from_utf8_lossy(&conn.read_raw()).into_owned());
+        }
+        out.push(info_field(conn, "persistence", "aof_rewrite_scheduled"));
+        out.push(info_field(conn, "persistence", "aof_pending_rewrite"));
+    }
+    assert_eq!(ours, theirs);
+    assert_eq!(
+        ours[1],
+        "+Background append only file rewriting scheduled\r\n"
+    );
+    wait_rewrite_done(&mut c);
+    assert_eq!(info_field(&mut c, "persistence", "aof_rewrites"), "1");
+    let m = std::fs::read_to_string(manifest_of(&dir)).unwrap();
+    assert_eq!(
+        m,
+        "file appendonly.aof.2.base.rdb seq 2 type b\nfile appendonly.aof.2.incr.aof seq 2 type i\n"
+    );
+    // Inside MULTI the rewrite is scheduled too, and started by the cron.
+    c.cmds("MULTI");
+    c.cmds("BGREWRITEAOF");
+    assert_eq!(
+        c.cmd_raw(&["EXEC"]),
+        b"*1\r\n+Background append only file rewriting scheduled\r\n"
+    );
+    wait_rewrite_done(&mut c);
+    assert_eq!(info_field(&mut c, "persistence", "aof_rewrites"), "2");
+    let m = std::fs::read_to_string(manifest_of(&dir)).unwrap();
+    assert_eq!(
+        m,
+        "file appendonly.aof.3.base.rdb seq 3 type b\nfile appendonly.aof.3.incr.aof seq 3 type i\n"
+    );
+    let (ok, text) = check_aof(&manifest_of(&dir));
+    assert!(ok, "{text}");
+}
+
+#[test]
+fn bgrewriteaof_with_appendonly_off_writes_a_base_only() {
+    let a = Server::start(&["--appendonly", "no"]);
+    let dir = dir_of(&a);
+    let mut c = a.raw();
+    c.cmds("SET a 1");
+    for seq in 1..=2 {
+        assert_eq!(
+            c.cmd_raw(&["BGREWRITEAOF"]),
+            b"+Background append only file rewriting started\r\n"
+        );
+        wait_rewrite_done(&mut c);
+        let m = std::fs::read_to_string(manifest_of(&dir)).unwrap();
+        assert_eq!(
+            m,
+            format!("file appendonly.aof.{seq}.base.rdb seq {seq} type b\n")
+        );
+    }
+    assert!(!Path::new(&dir)
+        .join("appendonlydir/appendonly.aof.1.base.rdb")
+        .exists());
+    assert_eq!(info_field(&mut c, "persistence", "aof_rewrites"), "2");
+}
+
+#[test]
+fn auto_rewrite_on_growth() {
+    let mut a = start_aof(
+        None,
+        &[
+            "--auto-aof-rewrite-min-size",
+            "1kb",
+            "--auto-aof-rewrite-percentage",
+            "100",
+        ],
+    );
+    let dir = dir_of(&a);
+    let mut c = a.raw();
+    for i in 0..100 {
+        c.cmd(&["SET", &format!("k{i}"), "some value to grow the file"]);
+    }
+    common::wait_until("auto rewrite", Duration::from_secs(10), || {
+        info_field(&mut c, "persistence", "aof_rewrites") == "1"
+            && info_field(&mut c, "persistence", "aof_rewrite_in_progress") == "0"
+    });
+    let m = std::fs::read_to_string(manifest_of(&dir)).unwrap();
+    assert_eq!(
+        m,
+        "file appendonly.aof.2.base.rdb seq 2 type b\nfile appendonly.aof.2.incr.aof seq 2 type i\n"
+    );
+    let before = digest(&mut c);
+    drop(c);
+    a.terminate();
+    let b = start_aof(Some(&dir), &[]);
+    assert_eq!(digest(&mut b.raw()), before);
 }

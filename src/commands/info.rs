@@ -416,6 +416,8 @@ fn persistence(state: &State, out: &mut Out) {
     let rdb = &state.rdb;
     let now = state.now_ms / 1000;
     let bg = rdb.bgsave.as_ref();
+    // An AOF rewrite is a snapshot too, but not a BGSAVE.
+    let rdb_bg = bg.filter(|b| b.kind == crate::persistence::save::Kind::Rdb);
     let cow_now = bg.map_or(0, |_| {
         state.dbs.iter().map(|d| d.captured_bytes()).sum::<usize>()
     });
@@ -446,7 +448,7 @@ fn persistence(state: &State, out: &mut Out) {
             bg.map_or(0, |b| b.snapshot.total_keys),
         )
         .f("rdb_changes_since_last_save", state.dirty)
-        .f("rdb_bgsave_in_progress", bg.is_some() as u8)
+        .f("rdb_bgsave_in_progress", rdb_bg.is_some() as u8)
         .f("rdb_last_save_time", state.lastsave)
         .f(
             "rdb_last_bgsave_status",
@@ -455,27 +457,24 @@ fn persistence(state: &State, out: &mut Out) {
         .f("rdb_last_bgsave_time_sec", rdb.last_bgsave_secs)
         .f(
             "rdb_current_bgsave_time_sec",
-            bg.map_or(-1, |b| now.saturating_sub(b.started_secs) as i64),
+            rdb_bg.map_or(-1, |b| now.saturating_sub(b.started_secs) as i64),
         )
         .f("rdb_saves", rdb.saves)
         .f("rdb_last_cow_size", rdb.last_cow_size)
         .f("rdb_last_load_keys_expired", rdb.last_load_keys_expired)
         .f("rdb_last_load_keys_loaded", rdb.last_load_keys_loaded)
-        .f("aof_enabled", crate::persistence::aof::info_enabled(state))
-        .f("aof_rewrite_in_progress", 0)
-        .f("aof_rewrite_scheduled", 0)
-        .f("aof_last_rewrite_time_sec", -1)
-        .f("aof_current_rewrite_time_sec", -1)
-        .f("aof_last_bgrewrite_status", "ok")
-        .f("aof_rewrites", 0)
-        .f("aof_rewrites_consecutive_failures", 0)
-        .f(
-            "aof_last_write_status",
-            crate::persistence::aof::info_last_write_status(state),
-        )
-        .f("aof_last_cow_size", 0)
-        .f("module_fork_in_progress", 0)
-        .f("module_fork_last_cow_size", 0);
+        .f("aof_enabled", crate::persistence::aof::info_enabled(state));
+    crate::persistence::aof::info_rewrite(state, out);
+    out.f(
+        "aof_last_write_status",
+        crate::persistence::aof::info_last_write_status(state),
+    )
+    .f(
+        "aof_last_cow_size",
+        crate::persistence::aof::info_last_cow_size(state),
+    )
+    .f("module_fork_in_progress", 0)
+    .f("module_fork_last_cow_size", 0);
     crate::persistence::aof::info_fields(state, out);
     if let Some(p) = &rdb.loading {
         let perc = if p.total_bytes == 0 {

@@ -37,9 +37,15 @@
 //! With `appendonly yes` the AOF is the dataset, as in Redis: the RDB file is not read even
 //! when no AOF exists yet. Loading is synchronous, before the listeners accept anyone (a
 //! connection made meanwhile waits in the listen backlog); see [`loader`] for the rules.
+//!
+//! # Rewriting
+//!
+//! BGREWRITEAOF and the automatic rewrite write a new base with the fork-free snapshot and
+//! switch the manifest to it when done; see [`rewrite`].
 
 pub mod loader;
 pub mod manifest;
+pub mod rewrite;
 
 use std::fs::{File, OpenOptions};
 use std::io::{self, Write};
@@ -126,6 +132,8 @@ pub struct AofState {
     postponed_since: u64,
     /// Unix second of the last `#TS:` annotation.
     last_ts: u64,
+    /// BGREWRITEAOF status (see [`rewrite`]).
+    rw: rewrite::RewriteState,
 }
 
 /// Whether the AOF consumes the propagation stream.
@@ -138,6 +146,22 @@ pub fn enabled(state: &State) -> bool {
 pub fn feed(state: &mut State, data: &[u8]) {
     if !state.aof.on {
         return;
+    }
+    let end = state.propagation.offset;
+    let start = end.saturating_sub(data.len() as u64);
+    state.aof.rw.fed_offset = end;
+    let mut data = data;
+    // A rewrite started during this batch: what came before it goes to the old incr file.
+    if let Some(k) = rewrite::split(state, start, data.len()) {
+        let k = k.min(data.len());
+        if k > 0 {
+            state.aof.buf.extend_from_slice(&data[..k]);
+        }
+        rewrite::switch_now(state);
+        data = &data[k..];
+        if data.is_empty() {
+            return;
+        }
     }
     if state.cfg.aof_timestamp_enabled {
         let now = state.now_ms / 1000;
@@ -156,6 +180,9 @@ pub fn feed(state: &mut State, data: &[u8]) {
 /// End of a command batch: anything still buffered (a postponed or failed write) is retried,
 /// so under `always` nothing in the buffer is acknowledged unwritten.
 pub fn after_batch(state: &mut State) {
+    if state.aof.on {
+        rewrite::switch_if_reached(state);
+    }
     if state.aof.on && !state.aof.buf.is_empty() {
         flush(state, false);
     }
@@ -164,6 +191,7 @@ pub fn after_batch(state: &mut State) {
 /// From the server cron: retries postponed and failed writes.
 pub fn cron(state: &mut State) {
     after_batch(state);
+    rewrite::cron(state);
 }
 
 /// Before exiting: writes what is buffered and fsyncs (Redis's prepareForShutdown).
@@ -342,7 +370,7 @@ pub fn info_fields(state: &State, out: &mut crate::commands::info::Out) {
         .is_some_and(|w| w.shared.in_progress.load(Ordering::Relaxed));
     out.f("aof_current_size", aof.current_size)
         .f("aof_base_size", aof.base_size)
-        .f("aof_pending_rewrite", 0)
+        .f("aof_pending_rewrite", aof.rw.scheduled as u8)
         .f("aof_buffer_length", aof.buf.len())
         .f("aof_pending_bio_fsync", pending as u8)
         .f("aof_delayed_fsync", aof.delayed_fsync);
@@ -378,9 +406,29 @@ fn persist_manifest(state: &State) -> io::Result<()> {
     write_atomic(&state.aof.dir, &manifest_name(state), text.as_bytes())
 }
 
-/// The base image of the current dataset as an RDB with the `aof-base` aux field.
-fn base_rdb(state: &State) -> Vec<u8> {
-    use super::rdb::{encode, Crc64, EncodeOptions};
+/// INFO persistence: the rewrite fields of the fixed block.
+pub fn info_rewrite(state: &State, out: &mut crate::commands::info::Out) {
+    let rw = &state.aof.rw;
+    out.f("aof_rewrite_in_progress", rewrite::in_progress(state) as u8)
+        .f("aof_rewrite_scheduled", rw.scheduled as u8)
+        .f("aof_last_rewrite_time_sec", rw.last_secs)
+        .f("aof_current_rewrite_time_sec", rewrite::current_secs(state))
+        .f(
+            "aof_last_bgrewrite_status",
+            if rw.last_ok { "ok" } else { "err" },
+        )
+        .f("aof_rewrites", rw.rewrites)
+        .f("aof_rewrites_consecutive_failures", rw.failures);
+}
+
+/// INFO persistence: aof_last_cow_size.
+pub fn info_last_cow_size(state: &State) -> u64 {
+    state.aof.rw.last_cow
+}
+
+/// The header of a base RDB: Redis 7.0's aux fields with `aof-base 1`, no replication ids.
+fn base_header(state: &State) -> Vec<u8> {
+    use super::rdb::{encode, EncodeOptions};
     let mut out = Vec::new();
     let aux = encode::standard_aux(
         (state.now_ms / 1000) as i64,
@@ -392,6 +440,13 @@ fn base_rdb(state: &State) -> Vec<u8> {
         compress: state.cfg.rdbcompression,
     };
     encode::write_header_with(&mut out, &aux, eo);
+    out
+}
+
+/// The base image of the current dataset as an RDB with the `aof-base` aux field.
+fn base_rdb(state: &State) -> Vec<u8> {
+    use super::rdb::{encode, Crc64};
+    let mut out = base_header(state);
     let opts = super::save::snapshot_options(state);
     for db in &state.dbs {
         if db.is_empty() {
@@ -556,7 +611,8 @@ fn open(state: &mut State) -> Result<(), String> {
             dir.display()
         )
     })?;
-    if state.aof.manifest.is_empty() {
+    let fresh = state.aof.manifest.is_empty();
+    if fresh {
         let name =
             create_base(state).map_err(|e| format!("Can't create the AOF base file: {e}"))?;
         tracing::info!("Creating AOF base file {name} on server start");
@@ -598,6 +654,31 @@ fn open(state: &mut State) -> Result<(), String> {
         .filter_map(|i| file_size(&dir.join(&i.name)).ok())
         .sum();
     let incr_size = file.metadata().map(|m| m.len()).unwrap_or(0);
+    let writer =
+        new_writer(state, file).map_err(|e| format!("Can't start the AOF fsync thread: {e}"))?;
+    state.aof.rw.fed_offset = state.propagation.offset;
+    let aof = &mut state.aof;
+    aof.writer = Some(writer);
+    // As Redis 7.0's loadAppendOnlyFiles: the current size is what was loaded and the
+    // rewrite reference is the base file's size; files created now (first start) count
+    // for nothing.
+    if fresh {
+        aof.base_size = 0;
+        aof.current_size = 0;
+    } else {
+        aof.base_size = base_size;
+        aof.current_size = base_size + incr_total;
+    }
+    aof.incr_size = incr_size;
+    aof.on = true;
+    // The stream starts with a SELECT in the new file.
+    state.propagation.enabled = true;
+    state.propagation.reset_db();
+    Ok(())
+}
+
+/// The writer of an incr file opened for appending, with its fsync thread.
+fn new_writer(state: &State, file: File) -> io::Result<Writer> {
     let shared = Arc::new(Shared {
         file,
         written: AtomicU64::new(0),
@@ -610,21 +691,11 @@ fn open(state: &mut State) -> Result<(), String> {
     let s2 = shared.clone();
     let thread = std::thread::Builder::new()
         .name("aof-fsync".into())
-        .spawn(move || fsync_loop(s2))
-        .map_err(|e| format!("Can't start the AOF fsync thread: {e}"))?;
-    let aof = &mut state.aof;
-    aof.writer = Some(Writer {
+        .spawn(move || fsync_loop(s2))?;
+    Ok(Writer {
         shared,
         thread: Some(thread),
-    });
-    aof.base_size = base_size;
-    aof.current_size = base_size + incr_total;
-    aof.incr_size = incr_size;
-    aof.on = true;
-    // The stream starts with a SELECT in the new file.
-    state.propagation.enabled = true;
-    state.propagation.reset_db();
-    Ok(())
+    })
 }
 
 #[cfg(test)]

@@ -94,9 +94,20 @@ impl Default for RdbState {
     }
 }
 
+/// What a running snapshot produces (Redis's child types).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// BGSAVE, or a replication full sync (`CHILD_TYPE_RDB`).
+    Rdb,
+    /// BGREWRITEAOF's new base file (`CHILD_TYPE_AOF`); its outcome goes to `aof`.
+    AofRewrite,
+}
+
 /// A BGSAVE in progress.
 pub struct Bgsave {
     pub snapshot: Snapshot,
+    /// What it is for; only one snapshot runs at a time, whatever its kind.
+    pub kind: Kind,
     /// Unix seconds at start (rdb_current_bgsave_time_sec).
     pub started_secs: u64,
     /// `dirty` when it started: what remains unsaved after it succeeds is the difference.
@@ -309,29 +320,46 @@ pub fn start_bgsave(state: &mut State) -> Result<(), StartError> {
         return Err(StartError::InProgress);
     }
     state.rdb.last_try_secs = state.now_ms / 1000;
-    let (tx, rx) = mpsc::channel(QUEUE_CHUNKS);
-    let (done_tx, done_rx) = oneshot::channel();
-    let written = Arc::new(AtomicU64::new(0));
     let path = PathBuf::from(&state.cfg.dbfilename);
-    let w = written.clone();
-    let spawned = std::thread::Builder::new()
-        .name("rdb-writer".into())
-        .spawn(move || {
-            let _ = done_tx.send(write_file(rx, &temp_name(), &path, &w));
-        });
-    if let Err(e) = spawned {
+    if let Err(e) = start_to_file(state, Kind::Rdb, temp_name(), path, None) {
         tracing::warn!("Can't save in background: {e}");
         state.rdb.last_ok = false;
         return Ok(());
     }
+    tracing::info!("Background saving started");
+    Ok(())
+}
+
+/// Starts a snapshot written to `tmp`, fsynced and renamed to `path` (the directory fsynced
+/// too); `header` replaces the standard RDB header (the AOF base's carries `aof-base`). The
+/// caller checks that no snapshot runs.
+pub fn start_to_file(
+    state: &mut State,
+    kind: Kind,
+    tmp: PathBuf,
+    path: PathBuf,
+    header: Option<Vec<u8>>,
+) -> io::Result<()> {
+    let (tx, rx) = mpsc::channel(QUEUE_CHUNKS);
+    let (done_tx, done_rx) = oneshot::channel();
+    let written = Arc::new(AtomicU64::new(0));
+    let w = written.clone();
+    std::thread::Builder::new()
+        .name("rdb-writer".into())
+        .spawn(move || {
+            let _ = done_tx.send(write_file(rx, &tmp, &path, &w));
+        })?;
     let mut bg = begin(state, Vec::new());
+    if header.is_some() {
+        bg.first = header;
+    }
+    bg.kind = kind;
     bg.tx = Some(tx);
     bg.done = Some(done_rx);
     bg.written = written;
     bg.file = true;
     state.rdb.bgsave = Some(bg);
     state.rdb.wake.notify_one();
-    tracing::info!("Background saving started");
     Ok(())
 }
 
@@ -355,6 +383,7 @@ fn begin(state: &mut State, replicas: Vec<u64>) -> Bgsave {
     let snapshot = Snapshot::start(&mut state.dbs, state.rdb.epoch, opts, serialize_entry);
     Bgsave {
         snapshot,
+        kind: Kind::Rdb,
         started_secs: state.now_ms / 1000,
         dirty_before: state.dirty,
         crc: Crc64::new(),
@@ -523,8 +552,17 @@ pub async fn pump(exec: Rc<RefCell<Executor>>) {
             };
             let ok = result.is_ok();
             let mut ex = exec.borrow_mut();
+            let rdb = ex
+                .state
+                .rdb
+                .bgsave
+                .as_ref()
+                .is_some_and(|b| b.kind == Kind::Rdb);
             finish_bgsave(&mut ex.state, result);
             // Replicas waiting for a disk-based full sync get the file now.
+            if !rdb {
+                continue;
+            }
             if let Some(t) = crate::replication::master::on_disk_save_done(&mut ex, ok) {
                 tokio::task::spawn_local(crate::replication::master::send_rdb_file(
                     exec.clone(),
@@ -569,6 +607,15 @@ fn finish_bgsave(state: &mut State, result: io::Result<()>) {
         return;
     };
     let now = state.now_ms / 1000;
+    if bg.kind == Kind::AofRewrite {
+        let cow = bg.snapshot.peak_captured as u64 + bg.peak_queued;
+        super::aof::rewrite::done(state, result, bg.started_secs, cow);
+        if state.rdb.scheduled {
+            state.rdb.scheduled = false;
+            let _ = start_bgsave(state);
+        }
+        return;
+    }
     if !bg.file {
         tracing::info!(
             "Diskless full sync snapshot sent: {} keys, longest step {} us",
@@ -613,6 +660,10 @@ pub fn kill_bgsave(state: &mut State) {
     if let Some(mut bg) = state.rdb.bgsave.take() {
         Snapshot::abort(&mut state.dbs);
         bg.tx = None;
+        if bg.kind == Kind::AofRewrite {
+            super::aof::rewrite::killed(state);
+            return;
+        }
         tracing::warn!("Background saving terminated by the server");
     }
 }
