@@ -330,6 +330,12 @@ impl<'a> Ctx<'a> {
     pub fn expire_if_needed_in(&mut self, db: usize, key: &[u8]) -> bool {
         let now = self.state.now_ms;
         let is_master = self.state.is_master;
+        // Commands from our master see every key as live: the master ran them while the key
+        // existed there, and its DEL follows (Redis's expireIfNeeded: "when replicating
+        // commands from the master, keys are never considered expired").
+        if !is_master && self.client.kind == crate::executor::client::ClientKind::Master {
+            return self.state.dbs[db].contains(key);
+        }
         match self.state.dbs[db].check_expired(key, now, is_master) {
             ExpireCheck::Live => true,
             ExpireCheck::Missing | ExpireCheck::Hidden => false,
@@ -380,8 +386,10 @@ impl<'a> Ctx<'a> {
             }
             Err(expired) => expired,
         };
-        if expired {
-            self.expire_if_needed(key);
+        if expired && self.expire_if_needed(key) {
+            // Still live for a command from our master (see `expire_if_needed_in`).
+            let v = self.state.dbs[dbi].get(key).map(|e| &e.value);
+            return f(v, &mut self.client.out);
         }
         self.state.stats.keyspace_misses += 1;
         f(None, &mut self.client.out)

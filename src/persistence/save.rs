@@ -207,7 +207,7 @@ pub fn header(state: &State, out: &mut Vec<u8>) {
     // Like Redis's rdbPopulateSaveInfo: a server in a replication setup records its id,
     // offset and stream database, so a restart from this file can resync partially.
     let repl = state.repl.backlog.as_ref().map(|_| encode::ReplAux {
-        stream_db: state.propagation.stream_db().unwrap_or(0) as i64,
+        stream_db: crate::replication::replica::stream_db(state).unwrap_or(0) as i64,
         id: state.master_replid.as_bytes(),
         offset: state.propagation.offset as i64,
     });

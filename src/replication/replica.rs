@@ -197,6 +197,17 @@ pub fn info_fields(state: &State, out: &mut crate::commands::info::Out) {
         .f("replica_announced", state.cfg.replica_announced as u8);
 }
 
+/// The database our replication stream is in, for the `repl-stream-db` aux field of the
+/// RDB files we write (saves, and full syncs of our own replicas). A replica's stream is its
+/// master's, which selects databases on its own: the master client's database is the one
+/// that counts (Redis's rdbPopulateSaveInfo uses `server.master->db`), not the propagator's.
+pub fn stream_db(state: &State) -> Option<usize> {
+    match state.repl.link.as_ref() {
+        Some(l) if l.history_valid => Some(l.master_db),
+        _ => state.propagation.stream_db(),
+    }
+}
+
 /// Whether our link to the master is up (a replica serves PSYNC only then).
 pub fn link_is_up(state: &State) -> bool {
     state.repl.link.as_ref().is_some_and(Link::is_up)
@@ -289,19 +300,21 @@ pub fn set_master(state: &mut State, clients: &mut Slab<Option<Client>>, host: &
     let was_master = state.is_master;
     // A replica switching masters keeps its history if it had one (Redis caches the master
     // client); a master offers its own (replicationCacheMasterUsingMyself).
-    let history_valid = match state.repl.link.take() {
+    let (history_valid, old_db) = match state.repl.link.take() {
         Some(old) => {
             close_link(&old, clients);
-            old.history_valid
+            (old.history_valid, Some(old.master_db))
         }
-        None => true,
+        None => (true, None),
     };
     if was_master {
         tracing::info!("Before turning into a replica, using my own master parameters to synthesize a cached master: I may be able to synchronize with the new master with just a partial transfer.");
     }
     let mut link = Link::new(host, port, history_valid);
     if history_valid {
-        link.master_db = state.propagation.stream_db().unwrap_or(0);
+        // The stream continues where ours is: the old master's database for a replica
+        // (Redis keeps the cached master client's db), our own stream's for a master.
+        link.master_db = old_db.unwrap_or_else(|| state.propagation.stream_db().unwrap_or(0));
     }
     state.repl.link = Some(link);
     state.is_master = false;
@@ -1047,6 +1060,7 @@ async fn stream(
     };
     let mut parser = RequestParser::new();
     let mut batch = Batch::new();
+    let mut open_tx = Vec::new();
     // Whatever followed the payload or the +CONTINUE line is stream already.
     if !conn.inbuf.is_empty() {
         let n = conn.inbuf.len();
@@ -1058,6 +1072,7 @@ async fn stream(
             &mut parser,
             &mut conn.inbuf,
             &mut batch,
+            &mut open_tx,
         )?;
     }
     let mut tick = tokio::time::interval(Duration::from_secs(1));
@@ -1076,7 +1091,16 @@ async fn stream(
                 if n == 0 {
                     return Err(Fail::Lost);
                 }
-                apply(exec, generation, slot, n, &mut parser, &mut conn.inbuf, &mut batch)?;
+                apply(
+                    exec,
+                    generation,
+                    slot,
+                    n,
+                    &mut parser,
+                    &mut conn.inbuf,
+                    &mut batch,
+                    &mut open_tx,
+                )?;
             }
             _ = tick.tick() => {
                 let last = with_link(exec, generation, |l| l.last_io_ms)?;
@@ -1105,6 +1129,14 @@ async fn send_ack(exec: &RefCell<Executor>, wake: &Notify, conn: &mut Conn) -> R
 
 /// Parses and runs what the master sent; each command is re-emitted verbatim into our own
 /// stream first (see the module docs on offsets).
+///
+/// A transaction counts only once complete: from MULTI until its EXEC (or DISCARD) the
+/// commands are merely queued by the master client, so they join our stream and our offset
+/// together with the EXEC (Redis's replica does not advance `reploff` inside MULTI either).
+/// Otherwise a link lost mid-transaction would drop the queued commands while our offset
+/// claimed them, and the PSYNC would skip them; and a save or a full sync of our own
+/// replicas taken in between would pair the image with an offset it does not contain.
+#[allow(clippy::too_many_arguments)]
 fn apply(
     exec: &RefCell<Executor>,
     generation: u64,
@@ -1113,6 +1145,7 @@ fn apply(
     parser: &mut RequestParser,
     inbuf: &mut BytesMut,
     batch: &mut Batch,
+    open_tx: &mut Vec<Vec<bytes::Bytes>>,
 ) -> Res<()> {
     let mut ex = exec.borrow_mut();
     let now = crate::util::now_ms();
@@ -1123,6 +1156,11 @@ fn apply(
         }
         _ => return Err(Fail::Cancelled),
     }
+    // Killed (CLIENT KILL TYPE master) since the last read: the session ends here, and
+    // nothing more may count as applied.
+    if ex.closing_now(slot) {
+        return Err(Fail::Lost);
+    }
     let limits = ParserLimits {
         max_bulk_len: None,
         auth_required: false,
@@ -1131,11 +1169,30 @@ fn apply(
     ex.note_input(slot, n, inbuf.len());
     if !batch.is_empty() {
         for i in 0..batch.len() {
-            ex.state.propagation.emit_raw(batch.command(i));
+            let argv = batch.command(i);
+            let name = argv.first().map_or(&b""[..], |a| &a[..]);
+            if open_tx.is_empty() && !name.eq_ignore_ascii_case(b"multi") {
+                ex.state.propagation.emit_raw(argv);
+                continue;
+            }
+            open_tx.push(argv.to_vec());
+            if name.eq_ignore_ascii_case(b"exec") || name.eq_ignore_ascii_case(b"discard") {
+                for cmd in open_tx.drain(..) {
+                    ex.state.propagation.emit_raw(&cmd);
+                }
+            }
         }
         ex.execute(slot, batch);
-        if let Some(Some(c)) = ex.clients.get_mut(slot) {
-            c.out.buf.clear();
+        let db = match ex.clients.get_mut(slot) {
+            Some(Some(c)) => {
+                c.out.buf.clear();
+                Some(c.db)
+            }
+            _ => None,
+        };
+        // The database the master's stream is in, for our RDB files (repl-stream-db).
+        if let (Some(db), Some(l)) = (db, ex.state.repl.link.as_mut()) {
+            l.master_db = db;
         }
         // Nothing a master sends blocks or pauses; never let leftovers replay.
         batch.clear();
@@ -1276,6 +1333,75 @@ mod tests {
         let (body, rest) = receive(vec![all.clone()], mark);
         assert_eq!(body, payload);
         assert_eq!(rest, b"*1\r\n$4\r\nPING\r\n");
+    }
+
+    /// An open transaction joins the offset (and our own stream) only with its EXEC; the
+    /// stream's database follows the master client's.
+    #[test]
+    fn open_transaction_counts_only_once_complete() {
+        let cfg = Config {
+            replicaof: Some(("h".into(), 1)),
+            ..Config::default()
+        };
+        let exec = RefCell::new(Executor::new(cfg));
+        let (generation, slot) = {
+            let mut ex = exec.borrow_mut();
+            init(&mut ex.state);
+            ex.state.propagation.enabled = true;
+            let slot = ex
+                .register(String::new(), String::new(), false, -1, Rc::default())
+                .expect("slot");
+            if let Some(Some(c)) = ex.clients.get_mut(slot) {
+                c.kind = ClientKind::Master;
+                c.out.enabled = false;
+            }
+            let l = ex.state.repl.link.as_mut().expect("link");
+            l.history_valid = true;
+            (l.generation, slot)
+        };
+        let enc = |cmds: &[&[&str]]| {
+            let mut b = BytesMut::new();
+            for c in cmds {
+                crate::executor::propagate::encode(&mut b, c);
+            }
+            b
+        };
+        let mut parser = RequestParser::new();
+        let mut batch = Batch::new();
+        let mut open_tx = Vec::new();
+        let mut inbuf = BytesMut::new();
+        let mut feed = |bytes: BytesMut| {
+            let n = bytes.len();
+            inbuf.extend_from_slice(&bytes);
+            apply(
+                &exec,
+                generation,
+                slot,
+                n,
+                &mut parser,
+                &mut inbuf,
+                &mut batch,
+                &mut open_tx,
+            )
+            .expect("apply");
+            let ex = exec.borrow();
+            (ex.state.propagation.offset, stream_db(&ex.state))
+        };
+        let head = enc(&[&["SELECT", "2"], &["SET", "a", "1"]]);
+        let open = enc(&[&["MULTI"], &["SET", "b", "2"]]);
+        let rest = enc(&[&["EXEC"], &["SELECT", "3"]]);
+        let (h, o, r) = (head.len() as u64, open.len() as u64, rest.len() as u64);
+        assert_eq!(feed(head), (h, Some(2)));
+        // Queued, not applied: the offset stays before MULTI.
+        assert_eq!(feed(open), (h, Some(2)));
+        // A partial command is not counted either.
+        let mut tail = rest.clone();
+        let partial = tail.split_off(5);
+        assert_eq!(feed(tail), (h, Some(2)));
+        assert_eq!(feed(partial), (h + o + r, Some(3)));
+        let mut ex = exec.borrow_mut();
+        assert_eq!(ex.state.propagation.take().len() as u64, h + o + r);
+        assert!(ex.state.dbs[2].contains(b"a") && ex.state.dbs[2].contains(b"b"));
     }
 
     #[test]
