@@ -9,6 +9,7 @@ mod common;
 
 use std::time::Duration;
 
+use common::repl::{digest, wait_in_sync};
 use common::{fill_mixed, info_field, wait_until, RawConn, RedisServer, Resp, Server};
 
 const SYNC_TIMEOUT: Duration = Duration::from_secs(30);
@@ -19,10 +20,6 @@ fn simple(s: &str) -> Resp {
 
 fn err(s: &str) -> Resp {
     Resp::Error(s.as_bytes().to_vec())
-}
-
-fn digest(c: &mut RawConn) -> Resp {
-    c.cmd(&["DEBUG", "DIGEST"])
 }
 
 /// Writes that exercise the stream: deletes, transactions, expiries, other databases.
@@ -47,29 +44,6 @@ fn mutate(c: &mut RawConn, tag: &str) {
         let r = c.cmds(&cmd);
         assert!(!matches!(r, Resp::Error(_)), "{cmd}: {r:?}");
     }
-}
-
-/// Waits until the replica's link is up and its applied offset equals the master's.
-fn wait_in_sync(master: &mut RawConn, replica: &mut RawConn, replica_srv: &Server) {
-    let mut last = (String::new(), String::new());
-    let ok = (0..(SYNC_TIMEOUT.as_millis() / 50)).any(|_| {
-        let up = info_field(replica, "replication", "master_link_status") == "up";
-        let m = info_field(master, "replication", "master_repl_offset");
-        let r = info_field(replica, "replication", "slave_repl_offset");
-        last = (m.clone(), r.clone());
-        if up && m == r {
-            return true;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-        false
-    });
-    assert!(
-        ok,
-        "replica not in sync (master offset {}, replica offset {}). Replica log:\n{}",
-        last.0,
-        last.1,
-        replica_srv.log()
-    );
 }
 
 fn redis_master(extra: &[&str]) -> Server {

@@ -8,48 +8,10 @@ mod common;
 
 use std::time::Duration;
 
+use common::repl::{assert_same_data, digest, int_field, pipeline_writes, wait_in_sync};
 use common::{compare_session, info_field, wait_until, RawConn, RedisServer, Resp, Server};
 use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
-
-fn int_field(c: &mut RawConn, section: &str, field: &str) -> i64 {
-    info_field(c, section, field)
-        .parse()
-        .expect("integer field")
-}
-
-fn digest(c: &mut RawConn) -> Resp {
-    c.cmd(&["DEBUG", "DIGEST"])
-}
-
-/// Both datasets are equal. The master's expiry may delete a key between the offsets
-/// matching and the digests being read, with the DEL still in flight: so the digests are
-/// compared until they agree (a real divergence never does).
-fn assert_same_data(m: &mut RawConn, r: &mut RawConn, when: &str) {
-    let mut last = (Resp::NilBulk, Resp::NilBulk);
-    let ok = (0..100).any(|_| {
-        last = (digest(m), digest(r));
-        if last.0 == last.1 {
-            return true;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-        false
-    });
-    assert!(
-        ok,
-        "datasets differ {when}: master {:?} replica {:?}",
-        last.0, last.1
-    );
-}
-
-/// Waits until the replica is linked and has applied everything the master produced.
-fn wait_in_sync(master: &mut RawConn, replica: &mut RawConn) {
-    wait_until("the replica to catch up", Duration::from_secs(60), || {
-        info_field(replica, "replication", "master_link_status") == "up"
-            && int_field(replica, "replication", "slave_repl_offset")
-                == int_field(master, "replication", "master_repl_offset")
-    });
-}
 
 fn start_replica_of(master: &Server, extra: &[&str]) -> Server {
     let port = master.port().to_string();
@@ -115,21 +77,7 @@ fn random_write(rng: &mut SmallRng) -> Vec<Vec<String>> {
 }
 
 fn drive_writes(c: &mut RawConn, rng: &mut SmallRng, n: usize) {
-    // Pipelined in blocks, replies drained (they are not what is checked here).
-    for _ in 0..n / 100 {
-        let mut sent = 0;
-        let mut buf = Vec::new();
-        for _ in 0..100 {
-            for cmd in random_write(rng) {
-                buf.extend(common::encode(&cmd));
-                sent += 1;
-            }
-        }
-        c.send(&buf);
-        for _ in 0..sent {
-            c.read();
-        }
-    }
+    pipeline_writes(c, rng, n / 100, random_write);
     c.cmd(&["SELECT", "0"]);
 }
 
@@ -148,22 +96,22 @@ fn redis_replica_syncs_streams_and_resyncs_partially() {
 
     let replica = start_replica_of(&master, &[]);
     let mut r = replica.raw();
-    wait_in_sync(&mut m, &mut r);
-    assert_same_data(&mut m, &mut r, "after the full sync");
+    wait_in_sync(&mut m, &mut r, &replica);
+    assert_same_data(&mut [&mut m, &mut r], "after the full sync");
     assert_eq!(info_field(&mut m, "stats", "sync_full"), "1");
 
     // The live stream: thousands of random writes of every type.
     drive_writes(&mut m, &mut rng, 5000);
-    wait_in_sync(&mut m, &mut r);
-    assert_same_data(&mut m, &mut r, "after streaming");
+    wait_in_sync(&mut m, &mut r, &replica);
+    assert_same_data(&mut [&mut m, &mut r], "after streaming");
 
     // Cut the link; the replica comes back with PSYNC <replid> <offset> and continues.
     m.cmds("CLIENT KILL TYPE replica");
     drive_writes(&mut m, &mut rng, 1000);
-    wait_in_sync(&mut m, &mut r);
+    wait_in_sync(&mut m, &mut r, &replica);
     assert_eq!(info_field(&mut m, "stats", "sync_partial_ok"), "1");
     assert_eq!(info_field(&mut m, "stats", "sync_full"), "1");
-    assert_same_data(&mut m, &mut r, "after the partial resync");
+    assert_same_data(&mut [&mut m, &mut r], "after the partial resync");
     assert!(replica
         .log()
         .contains("Successful partial resynchronization with master"));
@@ -207,7 +155,7 @@ fn replica_beyond_the_backlog_gets_a_full_sync() {
     m.cmds("DEBUG POPULATE 1000");
     let replica = start_replica_of(&master, &[]);
     let mut r = replica.raw();
-    wait_in_sync(&mut m, &mut r);
+    wait_in_sync(&mut m, &mut r, &replica);
     // Cut the link and write more than the backlog holds before the replica can return
     // (one pipeline: the writes run before its reconnection is even accepted).
     let big = "x".repeat(1000);
@@ -219,7 +167,7 @@ fn replica_beyond_the_backlog_gets_a_full_sync() {
     for _ in 0..51 {
         m.read();
     }
-    wait_in_sync(&mut m, &mut r);
+    wait_in_sync(&mut m, &mut r, &replica);
     assert_eq!(info_field(&mut m, "stats", "sync_full"), "2");
     assert_eq!(info_field(&mut m, "stats", "sync_partial_err"), "1");
     // The reasons: the first sync was a new replica, the second an offset the backlog lost.
@@ -232,7 +180,7 @@ fn replica_beyond_the_backlog_gets_a_full_sync() {
         "1"
     );
     assert!(master.log().contains("is outside the backlog"));
-    assert_same_data(&mut m, &mut r, "after the second full sync");
+    assert_same_data(&mut [&mut m, &mut r], "after the second full sync");
 }
 
 #[test]
@@ -248,8 +196,8 @@ fn replicas_arriving_within_the_delay_share_one_snapshot() {
     let r1 = start_replica_of(&master, &[]);
     let r2 = start_replica_of(&master, &[]);
     let (mut c1, mut c2) = (r1.raw(), r2.raw());
-    wait_in_sync(&mut m, &mut c1);
-    wait_in_sync(&mut m, &mut c2);
+    wait_in_sync(&mut m, &mut c1, &r1);
+    wait_in_sync(&mut m, &mut c2, &r2);
     assert!(
         master
             .log()
@@ -301,10 +249,10 @@ fn disk_based_full_sync_to_a_redis_replica() {
     drive_writes(&mut m, &mut rng, 1000);
     let replica = start_replica_of(&master, &[]);
     let mut r = replica.raw();
-    wait_in_sync(&mut m, &mut r);
+    wait_in_sync(&mut m, &mut r, &replica);
     drive_writes(&mut m, &mut rng, 1000);
-    wait_in_sync(&mut m, &mut r);
-    assert_same_data(&mut m, &mut r, "after a disk-based sync");
+    wait_in_sync(&mut m, &mut r, &replica);
+    assert_same_data(&mut [&mut m, &mut r], "after a disk-based sync");
     assert!(master
         .log()
         .contains("Starting BGSAVE for SYNC with target: disk"));
@@ -337,7 +285,7 @@ fn min_replicas_to_write_follows_the_replicas() {
 
     let mut replica = start_replica_of(&master, &[]);
     let mut r = replica.raw();
-    wait_in_sync(&mut m, &mut r);
+    wait_in_sync(&mut m, &mut r, &replica);
     wait_until("a good replica", Duration::from_secs(10), || {
         m.cmd_raw(&["SET", "k", "v"]) == b"+OK\r\n".to_vec()
     });
@@ -382,7 +330,7 @@ fn wait_counts_acknowledging_replicas() {
     let mut m = master.raw();
     let replica = start_replica_of(&master, &[]);
     let mut rc = replica.raw();
-    wait_in_sync(&mut m, &mut rc);
+    wait_in_sync(&mut m, &mut rc, &replica);
     m.cmds("SET a 1");
     let t = std::time::Instant::now();
     assert_eq!(m.cmds("WAIT 1 5000"), Resp::Int(1));
@@ -413,7 +361,7 @@ fn rdb_del_sync_files_removes_the_sync_file() {
         m.cmds("DEBUG POPULATE 100");
         let replica = start_replica_of(&master, &[]);
         let mut r = replica.raw();
-        wait_in_sync(&mut m, &mut r);
+        wait_in_sync(&mut m, &mut r, &replica);
         assert_eq!(
             master.dir().join("dump.rdb").exists(),
             kept,
@@ -429,7 +377,7 @@ fn rdb_del_sync_files_removes_the_sync_file() {
             del,
         ]);
         let mut f = fr.raw();
-        wait_in_sync(&mut m, &mut f);
+        wait_in_sync(&mut m, &mut f, &fr);
         assert_eq!(
             fr.dir().join("dump.rdb").exists(),
             kept,
@@ -453,7 +401,7 @@ fn replica_over_its_output_buffer_limit_is_dropped() {
     let mut m = master.raw();
     let mut replica = start_replica_of(&master, &[]);
     let mut r = replica.raw();
-    wait_in_sync(&mut m, &mut r);
+    wait_in_sync(&mut m, &mut r, &replica);
     // Stop the replica reading (SIGSTOP), fill its output with a burst of big writes.
     let big = "v".repeat(100_000);
     replica.signal(libc::SIGSTOP);
@@ -466,8 +414,8 @@ fn replica_over_its_output_buffer_limit_is_dropped() {
     });
     assert!(master.log().contains("overcoming of output buffer limits"));
     replica.signal(libc::SIGCONT);
-    wait_in_sync(&mut m, &mut r);
-    assert_same_data(&mut m, &mut r, "after the replica came back");
+    wait_in_sync(&mut m, &mut r, &replica);
+    assert_same_data(&mut [&mut m, &mut r], "after the replica came back");
 }
 
 /// repl-diskless-sync-max-replicas starts the shared snapshot as soon as that many replicas
@@ -487,8 +435,8 @@ fn max_replicas_cuts_the_diskless_delay_short() {
     let r1 = start_replica_of(&master, &[]);
     let r2 = start_replica_of(&master, &[]);
     let (mut c1, mut c2) = (r1.raw(), r2.raw());
-    wait_in_sync(&mut m, &mut c1);
-    wait_in_sync(&mut m, &mut c2);
+    wait_in_sync(&mut m, &mut c1, &r1);
+    wait_in_sync(&mut m, &mut c2, &r2);
     assert!(master
         .log()
         .contains("Starting BGSAVE for SYNC with target: replicas sockets (2 replica(s))"));
@@ -501,7 +449,7 @@ fn backlog_is_freed_after_its_ttl_without_replicas() {
     let mut m = master.raw();
     let mut replica = start_replica_of(&master, &[]);
     let mut r = replica.raw();
-    wait_in_sync(&mut m, &mut r);
+    wait_in_sync(&mut m, &mut r, &replica);
     assert_eq!(
         info_field(&mut m, "replication", "repl_backlog_active"),
         "1"

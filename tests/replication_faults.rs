@@ -23,61 +23,12 @@ use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
+use common::repl::{assert_same_data, int_field, wait_in_sync};
 use common::{info_field, wait_until, RawConn, RedisServer, Resp, Server, Stream};
 use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
 
 const SYNC_TIMEOUT: Duration = Duration::from_secs(30);
-
-fn int_field(c: &mut RawConn, section: &str, field: &str) -> i64 {
-    info_field(c, section, field)
-        .parse()
-        .expect("integer field")
-}
-
-fn digest(c: &mut RawConn) -> Resp {
-    c.cmd(&["DEBUG", "DIGEST"])
-}
-
-/// All datasets are equal. An expiry on the master may delete a key with its DEL still in
-/// flight, so digests are compared until they agree for a bounded time.
-fn assert_same_data(conns: &mut [&mut RawConn], when: &str) {
-    let mut last = Vec::new();
-    let ok = (0..100).any(|_| {
-        last = conns.iter_mut().map(|c| digest(c)).collect::<Vec<_>>();
-        if last.windows(2).all(|w| w[0] == w[1]) {
-            return true;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-        false
-    });
-    let shown: Vec<String> = last.iter().map(Resp::text).collect();
-    assert!(ok, "datasets differ {when}: digests {shown:?}");
-}
-
-/// Waits until `replica`'s link is up and it has applied everything `master` produced.
-fn wait_in_sync(master: &mut RawConn, replica: &mut RawConn, replica_srv: &Server) {
-    let mut last = (0, 0);
-    let ok = (0..(SYNC_TIMEOUT.as_millis() / 50)).any(|_| {
-        let up = info_field(replica, "replication", "master_link_status") == "up";
-        let m = int_field(master, "replication", "master_repl_offset");
-        let r = int_field(replica, "replication", "slave_repl_offset");
-        last = (m, r);
-        if up && m == r {
-            return true;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-        false
-    });
-    assert!(
-        ok,
-        "replica on port {} not in sync (master offset {}, replica offset {}). Its log:\n{}",
-        replica_srv.port(),
-        last.0,
-        last.1,
-        replica_srv.log()
-    );
-}
 
 // ---------------------------------------------------------------------------------------
 // The proxy

@@ -97,6 +97,26 @@ pub struct ObufLimit {
     pub soft_seconds: u64,
 }
 
+impl ObufLimit {
+    /// Redis's checkClientOutputBufferLimits: `used` bytes are over the hard limit, or have
+    /// been over the soft limit for longer than its seconds. `soft_since` (Unix s, 0: not
+    /// over) is the client's own record of when it went over the soft limit.
+    pub fn reached(&self, used: u64, soft_since: &mut u64, now_s: u64) -> bool {
+        if self.hard != 0 && used >= self.hard {
+            return true;
+        }
+        if self.soft != 0 && used >= self.soft {
+            if *soft_since == 0 {
+                *soft_since = now_s;
+                return false;
+            }
+            return now_s.saturating_sub(*soft_since) > self.soft_seconds;
+        }
+        *soft_since = 0;
+        false
+    }
+}
+
 /// Index of each class in `Config::client_output_buffer_limit`.
 pub mod obuf_class {
     pub const NORMAL: usize = 0;

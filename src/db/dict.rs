@@ -400,14 +400,7 @@ impl<N: Chained, H: KeyHasher> ChainDict<N, H> {
                 continue;
             }
             let idx = h & t.mask();
-            let mut link = &mut t.buckets[idx];
-            while link.as_ref().is_some_and(|node| node.key() != key) {
-                // Cannot fail: the loop condition just saw `Some`. (Matching on `link` directly
-                // would keep it borrowed past the loop in today's borrow checker.)
-                link = &mut link.as_mut().expect("checked above").link_mut().0;
-            }
-            if let Some(mut node) = link.take() {
-                *link = node.link_mut().0.take();
+            if let Some(node) = unlink(&mut t.buckets[idx], key) {
                 t.used -= 1;
                 return Some(node);
             }
@@ -699,6 +692,29 @@ fn scan_step(masks: ScanMasks, cursor: u64, mut visit: impl FnMut(usize, usize))
         },
     }
     v
+}
+
+/// Unlinks the node filed under `key` from a bucket chain. The node's position is found
+/// first by a shared walk, then reached by a mutable one (a single mutable walk that stops
+/// at the match cannot be expressed with today's borrow checker without an `unwrap`).
+fn unlink<N: Chained>(head: &mut Bucket<N>, key: &[u8]) -> Option<Box<N>> {
+    let mut pos = 0;
+    let mut cur = head.as_deref();
+    loop {
+        let node = cur?;
+        if node.key() == key {
+            break;
+        }
+        pos += 1;
+        cur = node.link().0.as_deref();
+    }
+    let mut link = head;
+    for _ in 0..pos {
+        link = &mut link.as_mut()?.link_mut().0;
+    }
+    let mut node = link.take()?;
+    *link = node.link_mut().0.take();
+    Some(node)
 }
 
 /// Calls `f` for every item of one bucket chain.

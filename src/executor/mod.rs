@@ -330,19 +330,12 @@ impl Executor {
             self.after_reject(client);
             return;
         }
-        // stop-writes-on-bgsave-error: writes (and PING) are refused after a failed save.
-        if (spec.has(flags::WRITE) || spec.full_name == "ping")
-            && crate::persistence::save::writes_denied(&self.state)
-        {
-            client.out.error(crate::persistence::save::MISCONF);
-            self.after_reject(client);
-            return;
-        }
-        // The AOF cannot be written: writes (and PING) get -MISCONF until it can.
+        // A failed BGSAVE (stop-writes-on-bgsave-error) or an unwritable AOF: writes and
+        // PING get -MISCONF; our master's commands are obeyed (Redis's obey_client).
         if (spec.has(flags::WRITE) || spec.full_name == "ping")
             && client.kind != client::ClientKind::Master
         {
-            if let Some(msg) = crate::persistence::aof::writes_denied(&self.state) {
+            if let Some(msg) = crate::persistence::save::disk_error(&self.state) {
                 client.out.error(&msg);
                 self.after_reject(client);
                 return;

@@ -415,20 +415,11 @@ fn over_output_limit(state: &State, c: &mut Client) -> bool {
         return false;
     }
     let limit = &state.cfg.client_output_buffer_limit[obuf_class::PUBSUB];
-    let used = c.out.buf.len() as u64;
-    if limit.hard != 0 && used >= limit.hard {
-        return true;
-    }
-    if limit.soft != 0 && used >= limit.soft {
-        let now = state.now_ms / 1000;
-        if c.subs.soft_limit_since == 0 {
-            c.subs.soft_limit_since = now;
-            return false;
-        }
-        return now.saturating_sub(c.subs.soft_limit_since) > limit.soft_seconds;
-    }
-    c.subs.soft_limit_since = 0;
-    false
+    limit.reached(
+        c.out.buf.len() as u64,
+        &mut c.subs.soft_limit_since,
+        state.now_ms / 1000,
+    )
 }
 
 /// Publishes `msg` on `channel` (a shard channel with `Kind::Shard`); returns the number of

@@ -91,6 +91,8 @@ struct Shared {
     policy: AtomicU8,
     /// The last background fsync error, if the last fsync failed.
     error: Mutex<Option<String>>,
+    /// Set while `error` holds one: the command path checks this, never the lock.
+    failed: AtomicBool,
 }
 
 /// The open incr file and its fsync thread.
@@ -314,6 +316,7 @@ fn fsync_loop(shared: Arc<Shared>) {
         match res {
             Ok(()) => {
                 shared.synced.store(target, Ordering::Relaxed);
+                shared.failed.store(false, Ordering::Relaxed);
                 if err.take().is_some() {
                     tracing::warn!("AOF fsync error looks solved, Redis can write again.");
                 }
@@ -321,6 +324,7 @@ fn fsync_loop(shared: Arc<Shared>) {
             Err(e) => {
                 tracing::warn!("Error trying to fsync the AOF file: {}", strerror(&e));
                 *err = Some(strerror(&e));
+                shared.failed.store(true, Ordering::Relaxed);
             }
         }
     }
@@ -334,13 +338,17 @@ pub fn writes_denied(state: &State) -> Option<String> {
         return None;
     }
     let err = aof.write_error.clone().or_else(|| {
-        aof.writer.as_ref().and_then(|w| {
-            w.shared
-                .error
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .clone()
-        })
+        // The lock is only taken once the flag says there is an error to read.
+        aof.writer
+            .as_ref()
+            .filter(|w| w.shared.failed.load(Ordering::Relaxed))
+            .and_then(|w| {
+                w.shared
+                    .error
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .clone()
+            })
     })?;
     Some(format!("MISCONF Errors writing to the AOF file: {err}"))
 }
@@ -444,29 +452,10 @@ fn base_header(state: &State) -> Vec<u8> {
 }
 
 /// The base image of the current dataset as an RDB with the `aof-base` aux field.
-fn base_rdb(state: &State) -> Vec<u8> {
-    use super::rdb::{encode, Crc64};
-    let mut out = base_header(state);
-    let opts = super::save::snapshot_options(state);
-    for db in &state.dbs {
-        if db.is_empty() {
-            continue;
-        }
-        encode::write_select_db(
-            &mut out,
-            db.id as u64,
-            db.len() as u64,
-            db.expires_count() as u64,
-        );
-        db.dict()
-            .for_each(|e| super::save::serialize_entry(&mut out, e, &opts));
-    }
-    encode::write_eof(&mut out);
-    let mut crc = Crc64::new();
-    crc.update(&out);
-    let sum = state.cfg.rdbchecksum.then(|| crc.value());
-    encode::write_trailer(&mut out, sum);
-    out
+fn base_rdb(state: &State) -> io::Result<Vec<u8>> {
+    let mut out = Vec::new();
+    super::save::write_image(state, &mut out, &base_header(state))?;
+    Ok(out)
 }
 
 /// Creates a base file from the dataset (at startup with no AOF: Redis's forced rewrite).
@@ -477,7 +466,7 @@ fn create_base(state: &mut State) -> io::Result<String> {
     let data = if rdb || state.total_keys() > 0 {
         // A `.base.aof` of a non-empty dataset needs the command-form rewrite; until it
         // exists the image is written as RDB (loaders detect the format by its signature).
-        base_rdb(state)
+        base_rdb(state)?
     } else if state.cfg.aof_timestamp_enabled {
         format!("#TS:{}\r\n", state.now_ms / 1000).into_bytes()
     } else {
@@ -687,6 +676,7 @@ fn new_writer(state: &State, file: File) -> io::Result<Writer> {
         stop: AtomicBool::new(false),
         policy: AtomicU8::new(Policy::of(state) as u8),
         error: Mutex::new(None),
+        failed: AtomicBool::new(false),
     });
     let s2 = shared.clone();
     let thread = std::thread::Builder::new()

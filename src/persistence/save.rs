@@ -242,13 +242,22 @@ pub fn save_sync(state: &mut State, path: &Path) -> io::Result<()> {
 
 fn write_sync(state: &State, tmp: &Path) -> io::Result<()> {
     let mut file = File::create(tmp)?;
+    let mut head = Vec::new();
+    header(state, &mut head);
+    write_image(state, &mut file, &head)?;
+    file.sync_all()
+}
+
+/// Writes the whole dataset as an RDB image after `head` (signature and aux fields),
+/// in chunks, with the CRC-64 trailer per rdbchecksum: SAVE's file, an AOF base.
+pub fn write_image(state: &State, out: &mut impl Write, head: &[u8]) -> io::Result<()> {
     let opts = snapshot_options(state);
     let mut crc = Crc64::new();
     let mut buf = Vec::with_capacity(super::snapshot::CHUNK * 2);
-    header(state, &mut buf);
+    buf.extend_from_slice(head);
     let mut flush = |buf: &mut Vec<u8>, crc: &mut Crc64| -> io::Result<()> {
         crc.update(buf);
-        file.write_all(buf)?;
+        out.write_all(buf)?;
         buf.clear();
         Ok(())
     };
@@ -282,9 +291,7 @@ fn write_sync(state: &State, tmp: &Path) -> io::Result<()> {
     crc.update(&buf);
     let sum = state.cfg.rdbchecksum.then(|| crc.value());
     encode::write_trailer(&mut buf, sum);
-    file.write_all(&buf)?;
-    file.sync_all()?;
-    Ok(())
+    out.write_all(&buf)
 }
 
 /// Renames the fsynced temp file into place and fsyncs the directory.
@@ -702,6 +709,16 @@ pub fn writes_denied(state: &State) -> bool {
         && !state.cfg.save.is_empty()
         && !state.rdb.last_ok
         && state.is_master
+}
+
+/// Redis's writeCommandsDeniedByDiskError: the `-MISCONF` reply writes (and PING) get
+/// while the last BGSAVE failed with save points configured, or the AOF cannot be
+/// written; None when writes are allowed.
+pub fn disk_error(state: &State) -> Option<std::borrow::Cow<'static, str>> {
+    if writes_denied(state) {
+        return Some(MISCONF.into());
+    }
+    super::aof::writes_denied(state).map(Into::into)
 }
 
 /// Redis's shared.bgsaveerr.

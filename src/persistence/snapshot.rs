@@ -139,13 +139,8 @@ impl Capture {
     pub fn walk(&mut self, dict: &mut Dict, deadline: Instant) {
         let mut steps = 0u32;
         while !self.walked {
-            self.cursor = dict.scan_mut(self.cursor, |e| {
-                if e.epoch != self.epoch {
-                    (self.serialize)(&mut self.out, e, &self.opts);
-                    e.epoch = self.epoch;
-                    self.serialized += 1;
-                }
-            });
+            let cursor = self.cursor;
+            self.cursor = dict.scan_mut(cursor, |e| self.before_change(e));
             if self.cursor == 0 {
                 self.walked = true;
                 break;

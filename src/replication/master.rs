@@ -364,8 +364,7 @@ fn drop_unhealthy_replicas(exec: &mut Executor) {
             c.notify.notify_one();
             continue;
         }
-        if over_limit(
-            &limit,
+        if limit.reached(
             c.out.buf.len() as u64 + r.held.len() as u64,
             &mut r.soft_limit_since,
             now / 1000,
@@ -380,22 +379,6 @@ fn drop_unhealthy_replicas(exec: &mut Executor) {
             c.notify.notify_one();
         }
     }
-}
-
-/// Redis's checkClientOutputBufferLimits for one replica.
-fn over_limit(limit: &crate::config::ObufLimit, used: u64, since: &mut u64, now_s: u64) -> bool {
-    if limit.hard != 0 && used >= limit.hard {
-        return true;
-    }
-    if limit.soft != 0 && used >= limit.soft {
-        if *since == 0 {
-            *since = now_s;
-            return false;
-        }
-        return now_s.saturating_sub(*since) > limit.soft_seconds;
-    }
-    *since = 0;
-    false
 }
 
 /// Replicas that acknowledged at least `offset` (Redis's replicationCountAcksByOffset).
@@ -611,15 +594,8 @@ pub fn on_disk_save_done(exec: &mut Executor, ok: bool) -> Option<FileTransfer> 
         .and_then(|f| f.metadata().ok())
         .map(|m| m.len());
     let (Some(file), Some(len)) = (file, len) else {
-        for id in &targets {
-            if let Some(r) = exec.state.repl.replicas.iter().find(|r| r.client_id == *id) {
-                if let Some(Some(c)) = exec.clients.get_mut(r.slot) {
-                    tracing::warn!("SYNC failed. BGSAVE child returned an error");
-                    c.close_asap = true;
-                    c.notify.notify_one();
-                }
-            }
-        }
+        tracing::warn!("SYNC failed. BGSAVE child returned an error");
+        close_targets(exec, &targets);
         return None;
     };
     send_payload(exec, &targets, format!("${len}\r\n").as_bytes());
@@ -657,40 +633,14 @@ pub async fn send_rdb_file(
             Ok(n) => n,
             Err(e) => {
                 tracing::warn!("Read error sending DB to replica: {e}");
-                let mut ex = exec.borrow_mut();
-                for id in &transfer.targets {
-                    if let Some(r) = ex.state.repl.replicas.iter().find(|r| r.client_id == *id) {
-                        let slot = r.slot;
-                        if let Some(Some(c)) = ex.clients.get_mut(slot) {
-                            c.close_asap = true;
-                            c.notify.notify_one();
-                        }
-                    }
-                }
+                close_targets(&mut exec.borrow_mut(), &transfer.targets);
                 return;
             }
         };
         let mut ex = exec.borrow_mut();
         if n == 0 {
-            for id in &transfer.targets {
-                let Some(r) = ex
-                    .state
-                    .repl
-                    .replicas
-                    .iter_mut()
-                    .find(|r| r.client_id == *id)
-                else {
-                    continue;
-                };
-                r.state = ReplicaState::Online;
-                let held = std::mem::take(&mut r.held);
-                let slot = r.slot;
-                tracing::info!("Synchronization with replica {}:{} succeeded", r.ip, r.port);
-                if let Some(Some(c)) = ex.clients.get_mut(slot) {
-                    c.out.buf.extend_from_slice(&held);
-                    c.notify.notify_one();
-                }
-            }
+            // `$<len>` framing: nothing closes the payload but its length.
+            go_online(&mut ex, &transfer.targets, false);
             return;
         }
         send_payload(&mut ex, &transfer.targets, &buf[..n]);
@@ -701,11 +651,24 @@ pub async fn send_rdb_file(
 /// when a target's output is above `SEND_BUFFER` (the pump then waits).
 pub fn send_payload(exec: &mut Executor, targets: &[u64], chunk: &[u8]) {
     for id in targets {
-        let Some(r) = exec.state.repl.replicas.iter().find(|r| r.client_id == *id) else {
+        let Some(r) = exec.state.repl.replica(*id) else {
             continue;
         };
         if let Some(Some(c)) = exec.clients.get_mut(r.slot) {
             c.out.buf.extend_from_slice(chunk);
+            c.notify.notify_one();
+        }
+    }
+}
+
+/// Closes the connections of these replicas (a failed full sync; they will retry).
+fn close_targets(exec: &mut Executor, targets: &[u64]) {
+    for id in targets {
+        let Some(r) = exec.state.repl.replica(*id) else {
+            continue;
+        };
+        if let Some(Some(c)) = exec.clients.get_mut(r.slot) {
+            c.close_asap = true;
             c.notify.notify_one();
         }
     }
@@ -716,9 +679,7 @@ pub fn targets_ready(exec: &Executor, targets: &[u64]) -> bool {
     targets.iter().all(|id| {
         exec.state
             .repl
-            .replicas
-            .iter()
-            .find(|r| r.client_id == *id)
+            .replica(*id)
             .and_then(|r| exec.clients.get(r.slot))
             .and_then(|c| c.as_ref())
             .is_none_or(|c| c.out.buf.len() < SEND_BUFFER)
@@ -729,26 +690,27 @@ pub fn targets_ready(exec: &Executor, targets: &[u64]) -> bool {
 pub fn any_target_alive(exec: &Executor, targets: &[u64]) -> bool {
     targets
         .iter()
-        .any(|id| exec.state.repl.replicas.iter().any(|r| r.client_id == *id))
+        .any(|id| exec.state.repl.replica(*id).is_some())
 }
 
-/// The payload is complete: closing mark, then the stream held meanwhile; the replica is
-/// online.
+/// A diskless payload is complete: closing mark, then the stream held meanwhile.
 pub fn finish_payload(exec: &mut Executor, targets: &[u64]) {
+    go_online(exec, targets, true);
+}
+
+/// The replicas' payload has been queued in full: the `$EOF:` mark when `eof_mark`, then
+/// the stream held meanwhile; from now on they receive the live stream.
+fn go_online(exec: &mut Executor, targets: &[u64], eof_mark: bool) {
     for id in targets {
-        let Some(r) = exec
-            .state
-            .repl
-            .replicas
-            .iter_mut()
-            .find(|r| r.client_id == *id)
-        else {
+        let Some(r) = exec.state.repl.replica_mut(*id) else {
             continue;
         };
         r.state = ReplicaState::Online;
         let held = std::mem::take(&mut r.held);
         if let Some(Some(c)) = exec.clients.get_mut(r.slot) {
-            c.out.buf.extend_from_slice(&r.eof_mark);
+            if eof_mark {
+                c.out.buf.extend_from_slice(&r.eof_mark);
+            }
             c.out.buf.extend_from_slice(&held);
             c.notify.notify_one();
         }

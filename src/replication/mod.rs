@@ -133,6 +133,10 @@ impl Default for ReplState {
 }
 
 impl ReplState {
+    pub fn replica(&self, client_id: u64) -> Option<&ReplicaInfo> {
+        self.replicas.iter().find(|r| r.client_id == client_id)
+    }
+
     pub fn replica_mut(&mut self, client_id: u64) -> Option<&mut ReplicaInfo> {
         self.replicas.iter_mut().find(|r| r.client_id == client_id)
     }

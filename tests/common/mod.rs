@@ -10,6 +10,8 @@
 
 #![allow(dead_code)]
 
+pub mod repl;
+
 use std::fmt;
 use std::fs::File;
 use std::io::{self, Read, Write};

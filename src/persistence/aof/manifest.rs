@@ -8,6 +8,7 @@
 //! either server is read by the other. The same error strings as Redis's
 //! `aofLoadManifestFromFile` are used, since operators search for them.
 
+use crate::protocol::parser::split_args;
 use std::fmt::Write as _;
 
 /// Longest manifest line Redis accepts (its MANIFEST_MAX_LINE).
@@ -205,93 +206,6 @@ fn needs_repr(s: &[u8]) -> bool {
         matches!(c, b'\\' | b'"' | b'\n' | b'\r' | b'\t' | 7 | 8 | b' ')
             || !(0x20..=0x7e).contains(&c)
     })
-}
-
-/// Redis's `sdssplitargs`: whitespace-separated words, with "double" quotes (escapes
-/// `\xHH \n \r \t \b \a` and any escaped byte) and 'single' quotes (only `\'`). None on
-/// unbalanced quotes or a closing quote not followed by a space.
-pub fn split_args(line: &[u8]) -> Option<Vec<Vec<u8>>> {
-    let mut out = Vec::new();
-    let mut i = 0;
-    let n = line.len();
-    loop {
-        while i < n && line[i].is_ascii_whitespace() {
-            i += 1;
-        }
-        if i >= n {
-            return Some(out);
-        }
-        let mut cur = Vec::new();
-        let (mut inq, mut insq) = (false, false);
-        loop {
-            if inq {
-                if i >= n {
-                    return None;
-                }
-                let c = line[i];
-                if c == b'\\' && i + 3 < n && line[i + 1] == b'x' {
-                    let hex = |c: u8| (c as char).to_digit(16);
-                    if let (Some(h), Some(l)) = (hex(line[i + 2]), hex(line[i + 3])) {
-                        cur.push((h * 16 + l) as u8);
-                        i += 4;
-                        continue;
-                    }
-                }
-                if c == b'\\' && i + 1 < n {
-                    cur.push(match line[i + 1] {
-                        b'n' => b'\n',
-                        b'r' => b'\r',
-                        b't' => b'\t',
-                        b'b' => 8,
-                        b'a' => 7,
-                        other => other,
-                    });
-                    i += 2;
-                    continue;
-                }
-                if c == b'"' {
-                    if i + 1 < n && !line[i + 1].is_ascii_whitespace() {
-                        return None;
-                    }
-                    i += 1;
-                    break;
-                }
-                cur.push(c);
-                i += 1;
-            } else if insq {
-                if i >= n {
-                    return None;
-                }
-                let c = line[i];
-                if c == b'\\' && i + 1 < n && line[i + 1] == b'\'' {
-                    cur.push(b'\'');
-                    i += 2;
-                    continue;
-                }
-                if c == b'\'' {
-                    if i + 1 < n && !line[i + 1].is_ascii_whitespace() {
-                        return None;
-                    }
-                    i += 1;
-                    break;
-                }
-                cur.push(c);
-                i += 1;
-            } else {
-                if i >= n {
-                    break;
-                }
-                match line[i] {
-                    b' ' | b'\n' | b'\r' | b'\t' | 0 => break,
-                    b'"' => inq = true,
-                    b'\'' => insq = true,
-                    c => cur.push(c),
-                }
-                i += 1;
-            }
-        }
-        out.push(cur);
-    }
 }
 
 #[cfg(test)]
