@@ -7,7 +7,11 @@
    child counts; sampled every 100 ms).
 2. Throughput: redis-benchmark SET -P 16 against the master alone, then with two replicas
    attached; and the replication lag under that load (bytes between the master's offset and
-   each replica's, and the time for a marker write to appear on a replica).
+   each replica's, and the time for a marker write to appear on a replica). The CPU time
+   each process used per million SETs (master, each replica, the benchmark client) shows
+   how much of the machine the replicas take: when every process shares the same few cores
+   and the run is CPU-bound, the throughput ratio cannot exceed (CPU per request alone) /
+   (CPU per request of all processes with replicas), whatever the replication path costs.
 
 Usage: python3 benches/replication.py            (1M keys)
        KEYS=20000 python3 benches/replication.py  (smoke test)
@@ -15,6 +19,7 @@ Environment: BIN (ferrodis binary), KEYS, ROUNDS (medians printed), N (SET reque
 """
 
 import os
+import resource
 import shutil
 import socket
 import statistics
@@ -100,18 +105,33 @@ def full_sync(kind):
         m.stop()
 
 
-def set_rps(port):
+def cpu_secs(pid):
+    """User + system CPU seconds a process has used."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def set_rps(port, pids=()):
+    """Requests/s, and the CPU seconds per million requests of each of `pids` and of the
+    benchmark client."""
+    before = [cpu_secs(p) for p in pids]
+    r0 = resource.getrusage(resource.RUSAGE_CHILDREN)
     out = subprocess.run(
         ["redis-benchmark", "-p", str(port), "-t", "set", "-n", str(N), "-c", "50", "-P", "16",
          "-r", "100000", "--csv"], capture_output=True, text=True, check=True).stdout
+    r1 = resource.getrusage(resource.RUSAGE_CHILDREN)
+    per_m = 1e6 / N
+    cpu = [(cpu_secs(p) - b) * per_m for p, b in zip(pids, before)]
+    client = (r1.ru_utime + r1.ru_stime - r0.ru_utime - r0.ru_stime) * per_m
     line = out.splitlines()[1]
-    return float(line.split(",")[1].strip('"'))
+    return float(line.split(",")[1].strip('"')), cpu, client
 
 
 def throughput(kind):
     m = Server(kind)
     try:
-        alone = set_rps(m.port)
+        alone, cpu_alone, client_alone = set_rps(m.port, [m.proc.pid])
         replicas = [Server(kind, ["--replicaof", "127.0.0.1", str(m.port)]) for _ in range(2)]
         for r in replicas:
             while r.info("master_link_status") != "up":
@@ -141,12 +161,13 @@ def throughput(kind):
 
         th = threading.Thread(target=sample)
         th.start()
-        with_two = set_rps(m.port)
+        with_two, cpu_two, client_two = set_rps(m.port, [m.proc.pid] + [r.proc.pid for r in replicas])
         stop.set()
         th.join()
         for r in replicas:
             r.stop()
-        return alone, with_two, lags_bytes, lags_ms
+        cpu = {"alone": cpu_alone + [client_alone], "two": cpu_two + [client_two]}
+        return alone, with_two, lags_bytes, lags_ms, cpu
     finally:
         m.stop()
 
@@ -173,13 +194,21 @@ def main():
     print(f"## SET -P 16 (-c 50, {N} requests) on a master alone and with two replicas\n")
     print("| pair | master alone | with two replicas | ratio | lag p50 / max (bytes) | marker lag p50 / max |")
     print("|---|---|---|---|---|---|")
+    cpus = {}
     for kind in ("redis", "ferrodis"):
-        alone, two, lb, lm = throughput(kind)
+        alone, two, lb, lm, cpus[kind] = throughput(kind)
         lb = lb or [0]
         lm = lm or [0]
         print(f"| {kind} -> {kind} | {alone:.0f} | {two:.0f} | {two / alone:.2f} | "
               f"{statistics.median(lb):.0f} / {max(lb):.0f} | "
               f"{statistics.median(lm):.1f} ms / {max(lm):.1f} ms |")
+    print("\n### CPU seconds per million SETs\n")
+    print("| pair | alone: master + client | with two replicas: master + replica 1 + replica 2 + client | total with / total alone |")
+    print("|---|---|---|---|")
+    for kind in ("redis", "ferrodis"):
+        a, t = cpus[kind]["alone"], cpus[kind]["two"]
+        print(f"| {kind} -> {kind} | {a[0]:.2f} + {a[1]:.2f} = {sum(a):.2f} | "
+              f"{' + '.join(f'{x:.2f}' for x in t)} = {sum(t):.2f} | {sum(t) / sum(a):.2f} |")
 
 
 if __name__ == "__main__":

@@ -282,6 +282,10 @@ fn apply(ctx: &mut Ctx, what: Apply) -> Result<(), String> {
             tracing::warn!("Changing the bind addresses at runtime is not supported; restart the server with the new addresses");
             Err("Failed to bind to specified addresses.".into())
         }
+        Apply::AppendOnly => {
+            let in_exec = crate::executor::watch::in_exec(ctx.client);
+            crate::persistence::aof::runtime::apply(ctx.state, in_exec)
+        }
     }
 }
 

@@ -421,8 +421,10 @@ fn persistence(state: &State, out: &mut Out) {
     let cow_now = bg.map_or(0, |_| {
         state.dbs.iter().map(|d| d.captured_bytes()).sum::<usize>()
     });
+    // A replica's swapdb load serving the old data meanwhile (Redis's async loading).
+    let async_load = crate::replication::replica::async_loading(state);
     out.f("loading", rdb.loading.is_some() as u8)
-        .f("async_loading", 0)
+        .f("async_loading", async_load.is_some() as u8)
         .f(
             "current_cow_peak",
             bg.map_or(0, |b| b.snapshot.peak_captured),
@@ -476,18 +478,27 @@ fn persistence(state: &State, out: &mut Out) {
     .f("module_fork_in_progress", 0)
     .f("module_fork_last_cow_size", 0);
     crate::persistence::aof::info_fields(state, out);
-    if let Some(p) = &rdb.loading {
-        let perc = if p.total_bytes == 0 {
-            0.0
+    if let Some(p) = rdb.loading.as_ref().or(async_load) {
+        // A replica's payload framed by an end mark has no known size: as Redis, estimate
+        // it from the image's used-mem (never reaching 100%).
+        let (perc, remaining) = if p.total_bytes > 0 {
+            (
+                p.loaded_bytes as f64 * 100.0 / p.total_bytes as f64,
+                p.total_bytes.saturating_sub(p.loaded_bytes),
+            )
+        } else if p.rdb_used_mem > 0 {
+            (
+                (p.loaded_bytes as f64 * 100.0 / p.rdb_used_mem as f64).min(99.99),
+                p.rdb_used_mem.saturating_sub(p.loaded_bytes).max(1),
+            )
         } else {
-            p.loaded_bytes as f64 * 100.0 / p.total_bytes as f64
+            (0.0, 1)
         };
         let elapsed = now.saturating_sub(p.start_secs);
         let eta = if p.loaded_bytes == 0 || elapsed == 0 {
             1
         } else {
-            (p.total_bytes.saturating_sub(p.loaded_bytes) as f64 * elapsed as f64
-                / p.loaded_bytes as f64) as i64
+            (remaining as f64 * elapsed as f64 / p.loaded_bytes as f64) as i64
         };
         out.f("loading_start_time", p.start_secs)
             .f("loading_total_bytes", p.total_bytes)

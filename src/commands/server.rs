@@ -299,6 +299,11 @@ fn shutdown(ctx: &mut Ctx) {
         }
         return;
     }
+    // An AOF turned on at runtime whose first rewrite still runs holds no dataset yet.
+    if !crate::persistence::aof::runtime::shutdown_allowed(ctx.state, req.force) {
+        ctx.reply().err("Errors trying to SHUTDOWN. Check logs.");
+        return;
+    }
     // The final save runs here, so its failure can be reported (Redis's
     // prepareForShutdown); the shutdown sequence then does not save again.
     let want_save = save || (!nosave && !ctx.state.cfg.save.is_empty());

@@ -67,6 +67,8 @@ pub enum Apply {
     LogLevel,
     /// A cleared password authenticates every connected client.
     RequirePass,
+    /// Turn the append-only file on (a rewrite first) or off (Redis's updateAppendonly).
+    AppendOnly,
 }
 
 /// What a setter may need besides the value.
@@ -534,7 +536,10 @@ pub static TABLE: &[Directive] = &[
         cluster_enabled,
         Some(check_cluster_enabled)
     ),
-    boolean!("appendonly", None, MODIFIABLE | DENY_LOADING, appendonly),
+    Directive {
+        apply: Apply::AppendOnly,
+        ..boolean!("appendonly", None, MODIFIABLE | DENY_LOADING, appendonly)
+    },
     boolean!(
         "cluster-allow-reads-when-down",
         None,

@@ -375,6 +375,12 @@ impl Executor {
             self.after_reject(client);
             return;
         }
+        // A replica's async load (swapdb) serves the old data, except to no-async-loading
+        // commands.
+        if crate::replication::replica::rejects_async_loading(&self.state, client, spec) {
+            self.after_reject(client);
+            return;
+        }
         // Transactions: inside MULTI, commands are queued instead of run (`watch` hook here).
         if !watch::queue_command(client, spec, argv) {
             self.call(client, spec, argv);

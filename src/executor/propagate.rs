@@ -119,6 +119,11 @@ impl Propagator {
         self.stream_db = None;
     }
 
+    /// The encoded stream accumulated so far, left in place for its consumers.
+    pub fn pending(&self) -> &[u8] {
+        &self.buf
+    }
+
     /// Takes the encoded stream accumulated so far.
     pub fn take(&mut self) -> BytesMut {
         self.buf.split()

@@ -21,6 +21,11 @@ pub fn final_save(state: &mut State) -> bool {
 /// must keep running (the final save failed and the shutdown was not forced).
 pub fn prepare_for_shutdown(exec: &mut Executor) -> bool {
     let state = &mut exec.state;
+    // An AOF turned on at runtime whose first rewrite still runs holds no dataset yet.
+    let forced = state.shutdown.as_ref().is_some_and(|r| r.force);
+    if !crate::persistence::aof::runtime::shutdown_allowed(state, forced) {
+        return false;
+    }
     // Whatever the AOF still buffers is written and fsynced first.
     crate::persistence::aof::flush_on_shutdown(state);
     let (save, force) = match &state.shutdown {

@@ -18,15 +18,25 @@
 //! hands us each batch's bytes, which are appended to `buf` and written to the incr file at
 //! once with write(2). Then, by `appendfsync`:
 //!
-//! - `always`: fsync (fdatasync) right there, on the executor's thread, before the batch's
-//!   replies are handed to the connections — one fsync covers the whole batch, and no reply
-//!   acknowledges a write the disk does not hold. A failed write or fsync exits, as in Redis:
-//!   the alternative would be acknowledging writes that are not durable.
+//! - `always`: group commit. A connection about to send output checks `reply_gate`: if the
+//!   AOF holds bytes not on disk yet, it yields once to the runtime (so every connection
+//!   whose input is ready runs its batch in this turn), then `request_sync` writes the
+//!   turn's buffered bytes with one write(2) and wakes the fsync thread, and the connection
+//!   waits until the published synced offset covers what it saw. One fdatasync releases
+//!   every waiting reply — Redis's one fsync per event-loop turn — and the executor keeps
+//!   serving meanwhile instead of blocking in fsync. No reply (reads included: they may
+//!   show unsynced writes) acknowledges a write the disk does not hold. A failed write or
+//!   fsync exits, as in Redis: the alternative would be acknowledging writes that are not
+//!   durable.
 //! - `everysec`: a background thread fsyncs once a second when there is something new. The
 //!   executor never waits for it; if an fsync is still running when the next write comes,
 //!   the write is postponed (kept in `buf`) for up to two seconds, then done anyway and
 //!   counted in `aof_delayed_fsync` (Redis's rule: a write(2) behind a slow fsync can block).
 //! - `no`: write only; the kernel flushes when it wants.
+//!
+//! With `no-appendfsync-on-rewrite yes`, while a snapshot runs (BGSAVE, a rewrite, a full
+//! sync) nothing is fsynced and no reply waits for the disk, as in Redis; the fsyncs resume
+//! when it ends.
 //!
 //! A failed write leaves the bytes in `buf` (the partial write is truncated away), sets
 //! `aof_last_write_status:err`, makes writes fail with `-MISCONF Errors writing to the AOF
@@ -35,17 +45,25 @@
 //! # Loading
 //!
 //! With `appendonly yes` the AOF is the dataset, as in Redis: the RDB file is not read even
-//! when no AOF exists yet. Loading is synchronous, before the listeners accept anyone (a
-//! connection made meanwhile waits in the listen backlog); see [`loader`] for the rules.
+//! when no AOF exists yet. At startup the files load in the background while clients are
+//! accepted and get `-LOADING` (INFO `loading_*` reports the progress over all the files);
+//! the AOF is opened for appending once the dataset is in memory. See [`loader`] for the
+//! rules. The replication id and offset the files record (see [`repl`]) are restored, so an
+//! AOF-only replica resyncs partially after a restart.
 //!
 //! # Rewriting
 //!
-//! BGREWRITEAOF and the automatic rewrite write a new base with the fork-free snapshot and
-//! switch the manifest to it when done; see [`rewrite`].
+//! BGREWRITEAOF and the automatic rewrite write a new base with the fork-free snapshot (an
+//! RDB image, or with `aof-use-rdb-preamble no` the commands of [`cmdform`]) and switch the
+//! manifest to it when done; see [`rewrite`]. CONFIG SET appendonly turns the AOF on (a
+//! rewrite first) and off at runtime; see [`runtime`].
 
+pub mod cmdform;
 pub mod loader;
 pub mod manifest;
+pub mod repl;
 pub mod rewrite;
+pub mod runtime;
 
 use std::fs::{File, OpenOptions};
 use std::io::{self, Write};
@@ -70,13 +88,30 @@ enum Policy {
 }
 
 impl Policy {
+    /// The policy in force now: `no` while `no-appendfsync-on-rewrite` holds fsyncs back.
     fn of(state: &State) -> Policy {
+        if fsync_held(state) {
+            return Policy::No;
+        }
+        Policy::configured(state)
+    }
+
+    /// The `appendfsync` setting itself.
+    fn configured(state: &State) -> Policy {
         match state.cfg.appendfsync.as_str() {
             "always" => Policy::Always,
             "no" => Policy::No,
             _ => Policy::Everysec,
         }
     }
+}
+
+/// `no-appendfsync-on-rewrite yes` while a snapshot runs (a BGSAVE, a rewrite, a full sync:
+/// Redis's `hasActiveChildProcess`): no fsync at all, under `always` or `everysec`, so the
+/// AOF does not compete with the snapshot for the disk; replies do not wait for the disk
+/// either. The fsyncs resume (and catch up) when the snapshot ends.
+fn fsync_held(state: &State) -> bool {
+    state.cfg.no_appendfsync_on_rewrite && state.rdb.bgsave.is_some()
 }
 
 /// What the executor and the fsync thread share.
@@ -86,6 +121,9 @@ struct Shared {
     written: AtomicU64,
     /// Bytes known to be on disk.
     synced: AtomicU64,
+    /// `synced`, published to the connections waiting to send replies under `always`
+    /// (group commit, see `reply_gate`). Never ahead of `synced`.
+    synced_tx: tokio::sync::watch::Sender<u64>,
     in_progress: AtomicBool,
     stop: AtomicBool,
     policy: AtomicU8,
@@ -107,6 +145,17 @@ impl Drop for Writer {
         if let Some(t) = self.thread.take() {
             t.thread().unpark();
             let _ = t.join();
+        }
+        // Replies waiting under `always` (group commit) are released only by an fsync.
+        let target = self.shared.written.load(Ordering::Acquire);
+        if self.shared.policy.load(Ordering::Relaxed) == Policy::Always as u8
+            && target > self.shared.synced.load(Ordering::Acquire)
+        {
+            if let Err(e) = self.shared.file.sync_data() {
+                tracing::warn!("Can't persist append-only file: {}", strerror(&e));
+                std::process::exit(1);
+            }
+            self.shared.publish(target);
         }
     }
 }
@@ -136,6 +185,16 @@ pub struct AofState {
     last_ts: u64,
     /// BGREWRITEAOF status (see [`rewrite`]).
     rw: rewrite::RewriteState,
+    /// Turned on at runtime and waiting for the rewrite that creates its base (Redis's
+    /// `AOF_WAIT_REWRITE`, see [`runtime`]); `on` is also set while that rewrite runs.
+    wait: bool,
+    /// Turned off with nobody else consuming the stream: what is left of it is dropped
+    /// after the batch.
+    drain_stream: bool,
+    /// Where the appended bytes stand in the replication history (see [`repl`]).
+    repl: repl::StreamPos,
+    /// The replication history being read back while loading.
+    load_track: repl::Track,
 }
 
 /// Whether the AOF consumes the propagation stream.
@@ -144,7 +203,8 @@ pub fn enabled(state: &State) -> bool {
 }
 
 /// Appends stream bytes (RESP commands, SELECTs included) to the AOF, and writes them out
-/// (fsyncing under `always`) before returning.
+/// before returning — except under `always`, where the turn's bytes are written together
+/// right before their fsync (`request_sync`).
 pub fn feed(state: &mut State, data: &[u8]) {
     if !state.aof.on {
         return;
@@ -153,6 +213,7 @@ pub fn feed(state: &mut State, data: &[u8]) {
     let start = end.saturating_sub(data.len() as u64);
     state.aof.rw.fed_offset = end;
     let mut data = data;
+    let mut start = start;
     // A rewrite started during this batch: what came before it goes to the old incr file.
     if let Some(k) = rewrite::split(state, start, data.len()) {
         let k = k.min(data.len());
@@ -161,9 +222,15 @@ pub fn feed(state: &mut State, data: &[u8]) {
         }
         rewrite::switch_now(state);
         data = &data[k..];
+        start += k as u64;
         if data.is_empty() {
             return;
         }
+    }
+    // A full resync replaced the dataset: the AOF is rebuilt from it (see `repl`).
+    if repl::broken(state, start) {
+        repl::restart(state);
+        return;
     }
     if state.cfg.aof_timestamp_enabled {
         let now = state.now_ms / 1000;
@@ -175,24 +242,64 @@ pub fn feed(state: &mut State, data: &[u8]) {
                 .extend_from_slice(format!("#TS:{now}\r\n").as_bytes());
         }
     }
+    repl::annotate(state, start);
+    state.aof.repl.offset = end;
     state.aof.buf.extend_from_slice(data);
-    flush(state, false);
+    // `always` writes once per runtime turn, just before the fsync (`request_sync`).
+    if Policy::of(state) != Policy::Always {
+        flush(state, false);
+    }
 }
 
 /// End of a command batch: anything still buffered (a postponed or failed write) is retried,
 /// so under `always` nothing in the buffer is acknowledged unwritten.
 pub fn after_batch(state: &mut State) {
+    if state.aof.drain_stream {
+        state.aof.drain_stream = false;
+        if !state.aof.on && state.repl.backlog.is_none() && !state.propagation.enabled {
+            let _ = state.propagation.take();
+        }
+    }
     if state.aof.on {
         rewrite::switch_if_reached(state);
     }
-    if state.aof.on && !state.aof.buf.is_empty() {
+    if state.aof.on && !state.aof.buf.is_empty() && Policy::of(state) != Policy::Always {
         flush(state, false);
     }
 }
 
 /// From the server cron: retries postponed and failed writes.
 pub fn cron(state: &mut State) {
+    // The stream is the AOF's input too: freeing an idle replication backlog (which turns
+    // the stream off, in the same tick) must not stop the appending.
+    if state.aof.on && !state.propagation.enabled {
+        state.propagation.enabled = true;
+        state.propagation.reset_db();
+    }
     after_batch(state);
+    // Every stream byte has been fed by now: a full resync that was followed by no write
+    // yet is noticed here (see `repl`).
+    if state.aof.on
+        && !rewrite::switch_pending(state)
+        && repl::broken(state, state.propagation.offset)
+    {
+        repl::restart(state);
+    }
+    // The fsync thread follows the policy in force (it changes when a snapshot that held
+    // fsyncs back ends, with nothing written since).
+    if let Some(w) = &state.aof.writer {
+        w.shared
+            .policy
+            .store(Policy::of(state) as u8, Ordering::Relaxed);
+    }
+    // `always`: writes no reply waits for (expiries, the replication link) are synced too.
+    if state.aof.on && Policy::of(state) == Policy::Always {
+        request_sync(state);
+    }
+    // A policy changed away from `always` leaves its buffer to the normal path.
+    if state.aof.on && !state.aof.buf.is_empty() {
+        flush(state, false);
+    }
     rewrite::cron(state);
 }
 
@@ -204,9 +311,9 @@ pub fn flush_on_shutdown(state: &mut State) {
     flush(state, true);
     if let Some(w) = &state.aof.writer {
         tracing::info!("Calling fsync() on the AOF file.");
+        let n = w.shared.written.load(Ordering::Acquire);
         if w.shared.file.sync_data().is_ok() {
-            let n = w.shared.written.load(Ordering::Relaxed);
-            w.shared.synced.store(n, Ordering::Relaxed);
+            w.shared.publish(n);
         }
     }
 }
@@ -223,6 +330,8 @@ fn strerror(e: &io::Error) -> String {
 /// Writes `buf` to the incr file (Redis's `flushAppendOnlyFile`).
 fn flush(state: &mut State, force: bool) {
     let policy = Policy::of(state);
+    // A write error under `always` is fatal even while fsyncs are held back.
+    let always_configured = Policy::configured(state) == Policy::Always;
     let aof = &mut state.aof;
     let Some(w) = aof.writer.as_ref() else {
         return;
@@ -263,7 +372,7 @@ fn flush(state: &mut State, force: bool) {
     }
     if let Some(e) = error {
         let msg = strerror(&e);
-        if policy == Policy::Always {
+        if always_configured {
             tracing::warn!("Can't recover from AOF write error when the AOF fsync policy is 'always'. Exiting...");
             tracing::warn!("Error writing to the AOF file: {msg}");
             std::process::exit(1);
@@ -288,24 +397,95 @@ fn flush(state: &mut State, force: bool) {
     aof.buf.clear();
     aof.incr_size += written as u64;
     aof.current_size += written as u64;
-    let total = shared.written.fetch_add(written as u64, Ordering::Relaxed) + written as u64;
-    if policy == Policy::Always {
-        if let Err(e) = shared.file.sync_data() {
-            tracing::warn!("Can't persist append-only file: {}", strerror(&e));
-            std::process::exit(1);
-        }
-        shared.synced.store(total, Ordering::Relaxed);
+    // Under `always` the fsync is asked for by the connections whose replies wait for it
+    // (`reply_gate`, `request_sync`) and by the cron, not here: see `reply_gate`.
+    shared.written.fetch_add(written as u64, Ordering::Release);
+}
+
+/// Under `always`, writes what the turn's batches buffered (one write(2) for all of them)
+/// and wakes the fsync thread to sync every byte written so far. Idempotent; cheap when
+/// there is nothing new.
+pub fn request_sync(state: &mut State) {
+    if !state.aof.buf.is_empty() {
+        flush(state, true);
     }
+    if let Some(w) = &state.aof.writer {
+        if let Some(t) = &w.thread {
+            t.thread().unpark();
+        }
+    }
+}
+
+impl Shared {
+    /// Records that the first `n` bytes are on disk and wakes the replies waiting for them.
+    fn publish(&self, n: u64) {
+        self.synced.fetch_max(n, Ordering::Release);
+        let synced = self.synced.load(Ordering::Acquire);
+        self.synced_tx.send_if_modified(|v| {
+            let changed = *v < synced;
+            *v = synced;
+            changed
+        });
+    }
+}
+
+/// Under `appendfsync always`, what a connection must wait for before sending the output it
+/// just took: every byte written to the AOF so far on disk. Redis holds all replies of an
+/// event-loop turn until `beforeSleep` has written and fsynced the AOF; here the fsync runs on
+/// the fsync thread while the executor goes on serving other connections, and one fsync
+/// releases every reply that was waiting for bytes it covers (group commit). Replies that
+/// only read wait too: they may show writes the disk does not hold yet.
+///
+/// The connection yields to the runtime once before calling `request_sync`, so that every
+/// connection whose input is ready runs its batch first: like Redis's one fsync per
+/// event-loop turn, one fsync then covers all of them, instead of the first batch's write
+/// starting an fsync that every other batch of the turn has to wait out.
+pub fn reply_gate(state: &State) -> Option<(tokio::sync::watch::Receiver<u64>, u64)> {
+    let aof = &state.aof;
+    if !aof.on || Policy::of(state) != Policy::Always {
+        return None;
+    }
+    let shared = &aof.writer.as_ref()?.shared;
+    // What the turn buffered is written by the first `request_sync`.
+    let target = shared.written.load(Ordering::Acquire) + aof.buf.len() as u64;
+    if shared.synced.load(Ordering::Acquire) >= target {
+        return None;
+    }
+    Some((shared.synced_tx.subscribe(), target))
 }
 
 /// The everysec thread: once a second, fsyncs what was written since the last fsync.
 fn fsync_loop(shared: Arc<Shared>) {
+    let mut last_everysec = Instant::now();
     while !shared.stop.load(Ordering::Relaxed) {
         std::thread::park_timeout(Duration::from_secs(1));
-        if shared.policy.load(Ordering::Relaxed) != Policy::Everysec as u8 {
+        let policy = shared.policy.load(Ordering::Relaxed);
+        // Replies that began waiting under `always` are released even if fsyncs are held
+        // back since (no-appendfsync-on-rewrite) or the policy changed.
+        let waiting = shared.synced_tx.receiver_count() > 0;
+        if policy == Policy::Always as u8 || waiting {
+            // Woken by the executor after each write: one fsync covers every byte written
+            // up to its start, and whatever arrives during it waits for the next one.
+            loop {
+                let target = shared.written.load(Ordering::Acquire);
+                if target <= shared.synced.load(Ordering::Acquire) {
+                    break;
+                }
+                if let Err(e) = shared.file.sync_data() {
+                    tracing::warn!("Can't persist append-only file: {}", strerror(&e));
+                    std::process::exit(1);
+                }
+                shared.publish(target);
+            }
             continue;
         }
-        let target = shared.written.load(Ordering::Relaxed);
+        // everysec: at most once a second (an unpark left over from `always` is ignored).
+        if policy != Policy::Everysec as u8 || last_everysec.elapsed() < Duration::from_millis(900)
+        {
+            continue;
+        }
+        last_everysec = Instant::now();
+        let target = shared.written.load(Ordering::Acquire);
         if target <= shared.synced.load(Ordering::Relaxed) {
             continue;
         }
@@ -315,7 +495,7 @@ fn fsync_loop(shared: Arc<Shared>) {
         let mut err = shared.error.lock().unwrap_or_else(|p| p.into_inner());
         match res {
             Ok(()) => {
-                shared.synced.store(target, Ordering::Relaxed);
+                shared.publish(target);
                 shared.failed.store(false, Ordering::Relaxed);
                 if err.take().is_some() {
                     tracing::warn!("AOF fsync error looks solved, Redis can write again.");
@@ -355,7 +535,7 @@ pub fn writes_denied(state: &State) -> Option<String> {
 
 /// INFO persistence: `aof_enabled` and `aof_last_write_status` (in the fixed block).
 pub fn info_enabled(state: &State) -> u8 {
-    state.aof.on as u8
+    runtime::enabled(state) as u8
 }
 
 pub fn info_last_write_status(state: &State) -> &'static str {
@@ -369,7 +549,7 @@ pub fn info_last_write_status(state: &State) -> &'static str {
 /// INFO persistence: the fields Redis adds while the AOF is on.
 pub fn info_fields(state: &State, out: &mut crate::commands::info::Out) {
     let aof = &state.aof;
-    if !aof.on {
+    if !runtime::enabled(state) {
         return;
     }
     let pending = aof
@@ -434,14 +614,16 @@ pub fn info_last_cow_size(state: &State) -> u64 {
     state.aof.rw.last_cow
 }
 
-/// The header of a base RDB: Redis 7.0's aux fields with `aof-base 1`, no replication ids.
+/// The header of a base RDB: Redis 7.0's aux fields with `aof-base 1` and the replication
+/// id, offset and stream database of the image (Redis's loader ignores them in a base).
 fn base_header(state: &State) -> Vec<u8> {
     use super::rdb::{encode, EncodeOptions};
     let mut out = Vec::new();
+    // The base is the dataset at this stream offset (see `repl`).
     let aux = encode::standard_aux(
         (state.now_ms / 1000) as i64,
         crate::alloc::allocated() as u64,
-        None,
+        Some(repl::base_aux(state)),
         true,
     );
     let eo = EncodeOptions {
@@ -463,23 +645,63 @@ fn create_base(state: &mut State) -> io::Result<String> {
     let rdb = state.cfg.aof_use_rdb_preamble;
     let prefix = state.cfg.appendfilename.clone();
     let name = state.aof.manifest.new_base(&prefix, rdb);
-    let data = if rdb || state.total_keys() > 0 {
-        // A `.base.aof` of a non-empty dataset needs the command-form rewrite; until it
-        // exists the image is written as RDB (loaders detect the format by its signature).
+    let data = if rdb {
         base_rdb(state)?
-    } else if state.cfg.aof_timestamp_enabled {
-        format!("#TS:{}\r\n", state.now_ms / 1000).into_bytes()
     } else {
-        Vec::new()
+        let mut out = Vec::new();
+        cmdform::write_all(state, &mut out, &cmdform::header(state, &[]))?;
+        out
     };
     write_atomic(&state.aof.dir.clone(), &name, &data)?;
     Ok(name)
 }
 
 /// Startup with `appendonly yes`: upgrade an old single file, load the AOF, then open it for
-/// appending (creating base, incr and manifest when there is none). Errors are fatal: the
-/// caller logs them and exits.
+/// appending (creating base, incr and manifest when there is none), all before returning.
+/// Errors are fatal: the caller logs them and exits.
 pub fn start(exec: &mut Executor) -> Result<(), String> {
+    prepare(exec)?;
+    load(exec)?;
+    open(&mut exec.state)
+}
+
+/// Startup with `appendonly yes`, the load running in the background (see [`loader`]):
+/// clients are served meanwhile (`-LOADING`), and the AOF is opened for appending once the
+/// dataset is in memory. Errors found before the load starts are returned (fatal); a load
+/// that fails later exits the process.
+pub fn start_async(exec: &std::rc::Rc<std::cell::RefCell<Executor>>) -> Result<(), String> {
+    let plan = {
+        let mut ex = exec.borrow_mut();
+        prepare(&mut ex)?;
+        load_plan(&ex.state)?
+    };
+    let Some((files, total)) = plan else {
+        return open(&mut exec.borrow_mut().state);
+    };
+    let was_active = {
+        let mut ex = exec.borrow_mut();
+        let st = &mut ex.state;
+        st.aof.load_track = repl::Track::default();
+        // No key expires while the history replays (the file holds the DELs that happened);
+        // each piece is applied in a replica's pose (see `loader`).
+        std::mem::replace(&mut st.active_expire_enabled, false)
+    };
+    let done = move |ex: &mut Executor, started: Instant| {
+        ex.state.active_expire_enabled = was_active;
+        loaded(ex, started);
+        if let Err(e) = open(&mut ex.state) {
+            tracing::warn!("{e}");
+            eprintln!("{e}");
+            std::process::exit(1);
+        }
+    };
+    loader::start_background(exec, files, total, Box::new(done));
+    Ok(())
+}
+
+/// Reads the manifest and upgrades an old single-file AOF (the start of Redis's
+/// `loadAppendOnlyFiles`).
+fn prepare(exec: &mut Executor) -> Result<(), String> {
     let dir = PathBuf::from(&exec.state.cfg.appenddirname);
     exec.state.aof.dir = dir.clone();
     let mname = manifest_name(&exec.state);
@@ -521,26 +743,38 @@ pub fn start(exec: &mut Executor) -> Result<(), String> {
         }
     }
     exec.state.aof.manifest = manifest;
-    load(exec)?;
-    open(&mut exec.state)
+    Ok(())
 }
 
-/// Loads base and incr files (Redis's `loadAppendOnlyFiles`).
-fn load(exec: &mut Executor) -> Result<(), String> {
-    let m = exec.state.aof.manifest.clone();
+/// The files to load (name, whether it is the base) and their total size; None when there
+/// is nothing to load.
+type LoadPlan = Option<(Vec<(String, bool)>, u64)>;
+
+fn load_plan(state: &State) -> Result<LoadPlan, String> {
+    let m = &state.aof.manifest;
     if m.is_empty() {
-        return Ok(());
+        return Ok(None);
     }
-    let dir = exec.state.aof.dir.clone();
-    let files: Vec<&manifest::AofInfo> = m.base.iter().chain(m.incr.iter()).collect();
+    let dir = &state.aof.dir;
+    let mut files = Vec::new();
     let mut total = 0u64;
-    for f in &files {
+    for f in m.base.iter().chain(m.incr.iter()) {
         total += file_size(&dir.join(&f.name))
             .map_err(|e| format!("Unable to obtain the AOF file {} length. stat: {e}", f.name))?;
+        files.push((f.name.clone(), f.kind == manifest::FileType::Base));
     }
     if total == 0 {
-        return Ok(());
+        return Ok(None);
     }
+    Ok(Some((files, total)))
+}
+
+/// Loads base and incr files on this thread (Redis's `loadAppendOnlyFiles`).
+fn load(exec: &mut Executor) -> Result<(), String> {
+    let Some((files, _)) = load_plan(&exec.state)? else {
+        return Ok(());
+    };
+    let dir = exec.state.aof.dir.clone();
     let started = Instant::now();
     // Replay as a replica applies its master's stream (see `loader`).
     let was_master = exec.state.is_master;
@@ -548,22 +782,21 @@ fn load(exec: &mut Executor) -> Result<(), String> {
     exec.state.is_master = false;
     exec.state.propagation.enabled = false;
     let mut result = Ok(());
-    for (i, f) in files.iter().enumerate() {
+    exec.state.aof.load_track = repl::Track::default();
+    for (i, (name, is_base)) in files.iter().enumerate() {
         let last = i + 1 == files.len();
         let t = Instant::now();
-        match loader::load_file(exec, &dir, &f.name, last) {
+        exec.state.aof.load_track.in_base = *is_base;
+        let outcome = loader::load_file(exec, &dir, name, last);
+        exec.state.aof.load_track.end_file();
+        match outcome {
             Ok(loader::Outcome::NotExist) => {
-                result = Err(format!("The AOF file {} doesn't exist", f.name));
+                result = Err(format!("The AOF file {name} doesn't exist"));
                 break;
             }
             Ok(_) => tracing::info!(
-                "DB loaded from {} file {}: {:.3} seconds",
-                if f.kind == manifest::FileType::Base {
-                    "base"
-                } else {
-                    "incr"
-                },
-                f.name,
+                "DB loaded from {} file {name}: {:.3} seconds",
+                if *is_base { "base" } else { "incr" },
                 t.elapsed().as_secs_f64()
             ),
             Err(e) => {
@@ -575,6 +808,13 @@ fn load(exec: &mut Executor) -> Result<(), String> {
     exec.state.is_master = was_master;
     exec.state.propagation.enabled = was_enabled;
     result?;
+    loaded(exec, started);
+    Ok(())
+}
+
+/// After a load: the replication position it found, fresh counters.
+fn loaded(exec: &mut Executor, started: Instant) {
+    repl::finish_load(&mut exec.state);
     // The replay is no client activity: counters start from zero as after an RDB load.
     let st = &mut exec.state.stats;
     st.total_commands_processed = 0;
@@ -588,7 +828,6 @@ fn load(exec: &mut Executor) -> Result<(), String> {
         "DB loaded from append only file: {:.3} seconds",
         started.elapsed().as_secs_f64()
     );
-    Ok(())
 }
 
 /// Opens the last incr file for appending (Redis's `aofOpenIfNeededOnServerStart`).
@@ -660,6 +899,8 @@ fn open(state: &mut State) -> Result<(), String> {
     }
     aof.incr_size = incr_size;
     aof.on = true;
+    let at = state.propagation.offset;
+    repl::start_at(state, at);
     // The stream starts with a SELECT in the new file.
     state.propagation.enabled = true;
     state.propagation.reset_db();
@@ -672,6 +913,7 @@ fn new_writer(state: &State, file: File) -> io::Result<Writer> {
         file,
         written: AtomicU64::new(0),
         synced: AtomicU64::new(0),
+        synced_tx: tokio::sync::watch::Sender::new(0),
         in_progress: AtomicBool::new(false),
         stop: AtomicBool::new(false),
         policy: AtomicU8::new(Policy::of(state) as u8),
@@ -731,8 +973,13 @@ mod tests {
                 &[&["SET", "k", "v"], &["RPUSH", "l", "a", "b"]],
             );
             crate::replication::master::feed(&mut exec);
-            let incr = std::fs::read(aod.join("appendonly.aof.1.incr.aof")).unwrap();
-            assert!(incr.starts_with(b"*2\r\n$6\r\nSELECT\r\n$1\r\n0\r\n*3\r\n$3\r\nSET\r\n"));
+            request_sync(&mut exec.state);
+            let incr = std::fs::read_to_string(aod.join("appendonly.aof.1.incr.aof")).unwrap();
+            // The replication position first (see `repl`), then the stream.
+            let head = format!("#REPL:{} 0 0\r\n", exec.state.master_replid);
+            assert!(incr.starts_with(&head), "{incr}");
+            assert!(incr[head.len()..]
+                .starts_with("*2\r\n$6\r\nSELECT\r\n$1\r\n0\r\n*3\r\n$3\r\nSET\r\n"));
             // A second server on the same files sees the data.
             let (mut exec2, c2) = exec_in(dir, "always");
             exec2.state.cfg.appendfilename = "appendonly.aof".into();

@@ -103,9 +103,21 @@ pub enum Kind {
     AofRewrite,
 }
 
+/// How a snapshot's entries are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Form {
+    /// An RDB image (with its EOF and checksum trailer).
+    Rdb,
+    /// The commands that rebuild the dataset: an AOF base with `aof-use-rdb-preamble no`
+    /// (`aof::cmdform`).
+    Commands,
+}
+
 /// A BGSAVE in progress.
 pub struct Bgsave {
     pub snapshot: Snapshot,
+    /// How entries are encoded.
+    pub form: Form,
     /// What it is for; only one snapshot runs at a time, whatever its kind.
     pub kind: Kind,
     /// Unix seconds at start (rdb_current_bgsave_time_sec).
@@ -347,6 +359,19 @@ pub fn start_to_file(
     path: PathBuf,
     header: Option<Vec<u8>>,
 ) -> io::Result<()> {
+    start_to_file_with(state, kind, tmp, path, header, Form::Rdb)
+}
+
+/// `start_to_file` in a chosen form: with `Form::Commands` the entries are written as
+/// commands (an AOF base), `header` is the file's start and there is no trailer.
+pub fn start_to_file_with(
+    state: &mut State,
+    kind: Kind,
+    tmp: PathBuf,
+    path: PathBuf,
+    header: Option<Vec<u8>>,
+    form: Form,
+) -> io::Result<()> {
     let (tx, rx) = mpsc::channel(QUEUE_CHUNKS);
     let (done_tx, done_rx) = oneshot::channel();
     let written = Arc::new(AtomicU64::new(0));
@@ -356,7 +381,7 @@ pub fn start_to_file(
         .spawn(move || {
             let _ = done_tx.send(write_file(rx, &tmp, &path, &w));
         })?;
-    let mut bg = begin(state, Vec::new());
+    let mut bg = begin_form(state, Vec::new(), form);
     if header.is_some() {
         bg.first = header;
     }
@@ -383,13 +408,22 @@ pub fn start_snapshot_for_replicas(state: &mut State, replicas: Vec<u64>) {
 
 /// The common start of a snapshot: epoch, header, captures.
 fn begin(state: &mut State, replicas: Vec<u64>) -> Bgsave {
+    begin_form(state, replicas, Form::Rdb)
+}
+
+fn begin_form(state: &mut State, replicas: Vec<u64>, form: Form) -> Bgsave {
     state.rdb.epoch = state.rdb.epoch.wrapping_add(1).max(1);
     let opts = snapshot_options(state);
     let mut first = Vec::new();
     header(state, &mut first);
-    let snapshot = Snapshot::start(&mut state.dbs, state.rdb.epoch, opts, serialize_entry);
+    let serialize = match form {
+        Form::Rdb => serialize_entry,
+        Form::Commands => super::aof::cmdform::serialize_entry,
+    };
+    let snapshot = Snapshot::start(&mut state.dbs, state.rdb.epoch, opts, serialize);
     Bgsave {
         snapshot,
+        form,
         kind: Kind::Rdb,
         started_secs: state.now_ms / 1000,
         dirty_before: state.dirty,
@@ -503,9 +537,15 @@ pub async fn pump(exec: Rc<RefCell<Executor>>) {
             } else {
                 super::snapshot::IDLE_SLICE
             };
-            let complete = bg.snapshot.step(&mut state.dbs, &mut out, frame, slice);
+            let frame_fn = match bg.form {
+                Form::Rdb => frame,
+                Form::Commands => super::aof::cmdform::frame,
+            };
+            let complete = bg.snapshot.step(&mut state.dbs, &mut out, frame_fn, slice);
             delay = state.cfg.rdb_key_save_delay.max(0) as u64;
-            if complete {
+            if complete && bg.form == Form::Commands {
+                // A command-form file simply ends.
+            } else if complete {
                 encode::write_eof(&mut out);
                 bg.crc.update(&out);
                 let sum = bg.checksum.then(|| bg.crc.value());

@@ -91,6 +91,16 @@ pub async fn serve<S>(
             break;
         }
         if !outbuf.is_empty() {
+            // appendfsync always: nothing leaves before the AOF bytes it may reflect are on
+            // disk (one fsync releases every connection waiting, see `aof::reply_gate`).
+            let gate = crate::persistence::aof::reply_gate(&exec.borrow().state);
+            if let Some((mut synced, target)) = gate {
+                // Let every connection with input ready run first: one fsync for them all.
+                tokio::task::yield_now().await;
+                crate::persistence::aof::request_sync(&mut exec.borrow_mut().state);
+                // An error means the writer is gone, and its drop synced what it held.
+                let _ = synced.wait_for(|&n| n >= target).await;
+            }
             // A peer that does not read would park this write forever; meanwhile the server
             // may decide to drop the client (output buffer limits, CLIENT KILL).
             let mut woken = false;

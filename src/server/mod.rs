@@ -303,13 +303,14 @@ async fn serve_forever(
     let dbfile = std::path::PathBuf::from(&exec.borrow().state.cfg.dbfilename);
     let aof = exec.borrow().state.cfg.appendonly;
     if aof {
-        // appendonly yes: the AOF is the dataset (loaded synchronously, see persistence::aof).
-        let res = crate::persistence::aof::start(&mut exec.borrow_mut());
-        if let Err(e) = res {
+        // appendonly yes: the AOF is the dataset, loaded in the background like the RDB
+        // (see persistence::aof::loader).
+        if let Err(e) = crate::persistence::aof::start_async(&exec) {
             tracing::warn!("{e}");
             eprintln!("{e}");
             std::process::exit(1);
         }
+        crate::persistence::load::wait_quiet_start(&exec).await;
     } else {
         match crate::persistence::load::start(&exec, &dbfile) {
             Ok(true) => crate::persistence::load::wait_quiet_start(&exec).await,

@@ -6,10 +6,13 @@
 //! 1. **Start.** A new incr file (next sequence number) is created and listed in the
 //!    manifest, which is persisted atomically; the writes that follow go to it. The old base
 //!    and incr files stay listed, so a crash meanwhile loads old base + old incrs + the new
-//!    incr, which is the whole history. Then the snapshot (`save::start_to_file`, kind
-//!    `AofRewrite`) starts writing the new base — an RDB with the `aof-base` aux field — to
-//!    a temp file in the AOF directory, which the writer thread fsyncs and renames to the
-//!    base's final name (not listed anywhere yet).
+//!    incr, which is the whole history. Then the snapshot (`save::start_to_file_with`, kind
+//!    `AofRewrite`) starts writing the new base — an RDB with the `aof-base` aux field, or
+//!    with `aof-use-rdb-preamble no` the commands of `cmdform` — to a temp file in the AOF
+//!    directory, which the writer thread fsyncs and renames to the base's final name (not
+//!    listed anywhere yet). When the AOF is being turned on (`runtime`) there is no incr file
+//!    to continue: the writes go to a temporary one, which becomes the new incr file at the
+//!    end.
 //! 2. **End.** The manifest is switched atomically (temp file, fsync, rename, directory
 //!    fsync) to the new base plus the new incr; the old base and incr files become history
 //!    and are deleted unless `aof-disable-auto-gc` is on.
@@ -124,11 +127,25 @@ pub(super) fn switch_now(state: &mut State) {
         return;
     };
     super::flush(state, true);
+    if state.aof.writer.is_none() {
+        // No file before this one (the AOF is being turned on): the bytes before the
+        // switch are in the rewrite's image, and the AOF's history starts here.
+        state.aof.buf.clear();
+        super::repl::start_at(state, sw.at);
+    } else {
+        super::repl::new_file(state, sw.at);
+    }
     let old = state.aof.writer.replace(sw.writer);
     state.aof.incr_size = 0;
     state.aof.last_ts = 0;
-    // The old file's last second (everysec) is fsynced off the executor's thread.
+    // The old file's last second (everysec) is fsynced off the executor's thread. Under
+    // `always`, replies still waiting for the old file are gated on the new writer from now
+    // on, so the old file's tail is synced here, before any of them can be released.
     if let Some(old) = old {
+        if super::Policy::of(state) == super::Policy::Always {
+            drop(old);
+            return;
+        }
         let spawned = std::thread::Builder::new()
             .name("aof-close".into())
             .spawn(move || {
@@ -141,10 +158,36 @@ pub(super) fn switch_now(state: &mut State) {
     }
 }
 
+/// Appending moves to `writer` at the current stream offset (see [`split`]).
+pub(super) fn begin_switch(state: &mut State, writer: super::Writer) {
+    // Entries after this instant start the new file with a SELECT.
+    state.propagation.reset_db();
+    state.aof.rw.switch = Some(Switch {
+        writer,
+        at: state.propagation.offset,
+    });
+    switch_if_reached(state);
+}
+
+/// Whether a new incr file waits for its stream offset.
+pub(super) fn switch_pending(state: &State) -> bool {
+    state.aof.rw.switch.is_some()
+}
+
+/// Forgets a switch not made yet (the AOF is being turned off).
+pub(super) fn drop_switch(state: &mut State) {
+    state.aof.rw.switch = None;
+}
+
 /// After a batch or a cron tick: a switch whose offset every fed byte has reached is made
-/// now (no write followed the rewrite's start).
+/// now (no write followed the rewrite's start). With no stream bytes waiting to be fed,
+/// everything before the switch's offset went where it belongs already (or, after a
+/// discontinuity such as a full resync, was never the AOF's).
 pub(super) fn switch_if_reached(state: &mut State) {
-    if split(state, state.aof.rw.fed_offset, 0) == Some(0) {
+    if state.aof.rw.switch.is_some()
+        && (state.propagation.pending().is_empty()
+            || split(state, state.aof.rw.fed_offset, 0) == Some(0))
+    {
         switch_now(state);
     }
 }
@@ -164,6 +207,10 @@ pub fn start(state: &mut State) -> Result<(), String> {
     if let Err(e) = &res {
         tracing::warn!("{e}");
         state.aof.rw.last_ok = false;
+        if state.aof.wait && state.aof.on {
+            // The temporary incr file was opened for a rewrite that did not start.
+            super::runtime::rewrite_failed(state);
+        }
     }
     res
 }
@@ -184,6 +231,9 @@ fn start_inner(state: &mut State) -> Result<(), String> {
             Ok(text) => Manifest::parse(&text)?,
             Err(_) => Manifest::default(),
         };
+        if state.aof.wait {
+            super::runtime::open_temp_incr(state, &dir)?;
+        }
     } else {
         // A switch still pending from before is made first (its offset has passed).
         switch_if_reached(state);
@@ -219,18 +269,30 @@ fn start_inner(state: &mut State) -> Result<(), String> {
         switch_if_reached(state);
     }
     let seq = state.aof.manifest.curr_base_seq + 1;
-    let ext = if state.cfg.aof_use_rdb_preamble {
-        "rdb"
+    // With the preamble the base is an RDB image; without it, the commands that rebuild
+    // the dataset (see `cmdform`).
+    let (ext, header, form) = if state.cfg.aof_use_rdb_preamble {
+        ("rdb", super::base_header(state), save::Form::Rdb)
     } else {
-        // Without the preamble Redis writes commands; the image is RDB here too (loaders,
-        // Redis's and redis-check-aof included, tell the formats apart by the signature).
-        "aof"
+        let at = state.propagation.offset;
+        let annotation = super::repl::annotation(state, at);
+        (
+            "aof",
+            super::cmdform::header(state, &annotation),
+            save::Form::Commands,
+        )
     };
     let name = format!("{prefix}.{seq}.base.{ext}");
     let tmp = dir.join(format!("temp-rewriteaof-bg-{}.aof", std::process::id()));
-    let header = super::base_header(state);
-    save::start_to_file(state, Kind::AofRewrite, tmp, dir.join(&name), Some(header))
-        .map_err(|e| format!("Can't rewrite append only file in background: {e}"))?;
+    save::start_to_file_with(
+        state,
+        Kind::AofRewrite,
+        tmp,
+        dir.join(&name),
+        Some(header),
+        form,
+    )
+    .map_err(|e| format!("Can't rewrite append only file in background: {e}"))?;
     let rw = &mut state.aof.rw;
     rw.rewrites += 1;
     rw.scheduled = false;
@@ -257,6 +319,8 @@ pub fn done(state: &mut State, result: std::io::Result<()>, started_secs: u64, c
             rw.backoff_secs = 0;
             rw.next_auto_secs = 0;
             tracing::info!("Background AOF rewrite finished successfully");
+            // The AOF that was waiting for this rewrite is on now.
+            state.aof.wait = false;
         }
         Err(e) => {
             tracing::warn!("{e}");
@@ -264,6 +328,9 @@ pub fn done(state: &mut State, result: std::io::Result<()>, started_secs: u64, c
             let rw = &mut state.aof.rw;
             rw.last_ok = false;
             rw.failures += 1;
+            if state.aof.wait {
+                super::runtime::rewrite_failed(state);
+            }
         }
     }
 }
@@ -290,6 +357,18 @@ fn install(state: &mut State, (name, seq): (String, i64)) -> Result<(), String> 
         kind: FileType::Base,
     });
     m.curr_base_seq = seq;
+    // Turning the AOF on: the writes since the image's instant become the next incr file.
+    let adopted = if state.aof.wait {
+        match super::runtime::adopt_temp_incr(state, &dir, &mut m) {
+            Ok(p) => Some(p),
+            Err(e) => {
+                let _ = std::fs::remove_file(&base_path);
+                return Err(e);
+            }
+        }
+    } else {
+        None
+    };
     // The incr files the image covers: all but the one being appended to.
     let keep = if state.aof.on { m.incr.pop() } else { None };
     for mut i in m.incr.drain(..) {
@@ -299,6 +378,9 @@ fn install(state: &mut State, (name, seq): (String, i64)) -> Result<(), String> 
     m.incr.extend(keep);
     write_atomic(&dir, &manifest_name(state), m.format().as_bytes()).map_err(|e| {
         let _ = std::fs::remove_file(&base_path);
+        if let Some(p) = &adopted {
+            let _ = std::fs::remove_file(p);
+        }
         format!("Failed to persist the AOF manifest: {e}")
     })?;
     state.aof.manifest = m;
@@ -332,6 +414,9 @@ fn delete_history(state: &mut State) {
 pub fn killed(state: &mut State) {
     tracing::info!("Killing running AOF rewrite");
     state.aof.rw.target = None;
+    if state.aof.wait {
+        super::runtime::rewrite_failed(state);
+    }
 }
 
 /// From the server cron: the scheduled rewrite, or an automatic one on growth
@@ -389,6 +474,13 @@ fn limited(state: &mut State, now: u64) -> bool {
 mod tests {
     use crate::executor::test_support::{resp, run, setup};
 
+    /// A file's text without the replication annotations (see `repl`).
+    fn strip_repl(text: &str) -> String {
+        text.split_inclusive("\r\n")
+            .filter(|l| !l.starts_with("#REPL:"))
+            .collect()
+    }
+
     #[test]
     fn writes_before_the_rewrite_stay_in_the_old_incr_file() {
         let dir = std::env::temp_dir().join(format!("ferrodis-aofrw-unit-{}", std::process::id()));
@@ -397,7 +489,7 @@ mod tests {
         let (mut exec, c) = setup();
         exec.state.propagation.enabled = false;
         exec.state.cfg.appendonly = true;
-        exec.state.cfg.appendfsync = "always".into();
+        exec.state.cfg.appendfsync = "no".into();
         exec.state.cfg.appenddirname = dir.join("aod").display().to_string();
         super::super::start(&mut exec).unwrap();
         // One batch: a write, the rewrite, writes after it in another database.
@@ -417,9 +509,21 @@ mod tests {
         );
         let aod = dir.join("aod");
         let old = std::fs::read_to_string(aod.join("appendonly.aof.1.incr.aof")).unwrap();
-        assert_eq!(old, resp(&["SELECT", "0"]) + &resp(&["SET", "a", "1"]));
+        assert_eq!(
+            strip_repl(&old),
+            resp(&["SELECT", "0"]) + &resp(&["SET", "a", "1"])
+        );
         let new = std::fs::read_to_string(aod.join("appendonly.aof.2.incr.aof")).unwrap();
-        assert_eq!(new, resp(&["SELECT", "2"]) + &resp(&["SET", "b", "2"]));
+        // The new file records where it starts in the stream: after the old file's bytes.
+        let at = resp(&["SELECT", "0"]).len() + resp(&["SET", "a", "1"]).len();
+        assert!(
+            new.starts_with(&format!("#REPL:{} {at} ", exec.state.master_replid)),
+            "{new}"
+        );
+        assert_eq!(
+            strip_repl(&new),
+            resp(&["SELECT", "2"]) + &resp(&["SET", "b", "2"])
+        );
         // The next batch appends to the new file, re-selecting nothing.
         run(&mut exec, c, &[&["SET", "c", "3"]]);
         let new = std::fs::read_to_string(aod.join("appendonly.aof.2.incr.aof")).unwrap();
