@@ -8,44 +8,16 @@ use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
 
-use common::{fill_mixed, info_field, RawConn, RedisServer, Resp, Server};
-
-fn digest(c: &mut RawConn) -> Resp {
-    c.cmd(&["DEBUG", "DIGEST"])
-}
-
-fn dir_of(s: &Server) -> String {
-    s.dir().to_string_lossy().into_owned()
-}
-
-/// ferrodis with appendonly yes in `dir` (None: its own temp dir).
-fn start_aof(dir: Option<&str>, extra: &[&str]) -> Server {
-    let mut args = vec!["--appendonly", "yes", "--enable-debug-command", "yes"];
-    if let Some(d) = dir {
-        args.extend(["--dir", d]);
-    }
-    args.extend(extra);
-    Server::start(&args)
-}
-
-fn check_aof(manifest: &Path) -> (bool, String) {
-    let out = Command::new("redis-check-aof")
-        .arg(manifest)
-        .output()
-        .expect("redis-check-aof is installed with redis-server");
-    let text =
-        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
-    (out.status.success(), text)
-}
-
-fn manifest_of(dir: &str) -> std::path::PathBuf {
-    Path::new(dir).join("appendonlydir/appendonly.aof.manifest")
-}
+use common::aof::{
+    assert_redis_loads, check_aof, incr_writer, manifest_of, start_aof, start_redis_aof,
+    wait_rewrite_done,
+};
+use common::{digest, fill_mixed, info_field, RawConn, Resp, Server};
 
 #[test]
 fn first_start_layout_and_info() {
     let a = start_aof(None, &[]);
-    let dir = dir_of(&a);
+    let dir = a.dir_string();
     let m = std::fs::read_to_string(manifest_of(&dir)).unwrap();
     assert_eq!(
         m,
@@ -91,7 +63,7 @@ fn first_start_layout_and_info() {
 #[test]
 fn every_type_survives_sigkill_and_check_aof_accepts() {
     let mut a = start_aof(None, &["--aof-timestamp-enabled", "yes"]);
-    let dir = dir_of(&a);
+    let dir = a.dir_string();
     let mut c = a.raw();
     fill_mixed(&mut c, "");
     c.cmds("MULTI");
@@ -104,13 +76,11 @@ fn every_type_survives_sigkill_and_check_aof_accepts() {
     let before = digest(&mut c);
     // everysec: give the background fsync its second (the data is in the page cache anyway).
     std::thread::sleep(Duration::from_millis(1200));
-    a.signal(libc::SIGKILL);
-    a.wait_exit(Duration::from_secs(5));
+    a.sigkill();
     let incr =
         std::fs::read(Path::new(&dir).join("appendonlydir/appendonly.aof.1.incr.aof")).unwrap();
     assert!(incr.starts_with(b"#TS:"), "timestamp annotation first");
-    let (ok, text) = check_aof(&manifest_of(&dir));
-    assert!(ok, "{text}");
+    check_aof(&manifest_of(&dir));
     let b = start_aof(Some(&dir), &[]);
     let mut d = b.raw();
     assert_eq!(digest(&mut d), before);
@@ -126,7 +96,7 @@ fn every_type_survives_sigkill_and_check_aof_accepts() {
 #[test]
 fn appendfsync_always_loses_no_acknowledged_write() {
     let a = start_aof(None, &["--appendfsync", "always"]);
-    let dir = dir_of(&a);
+    let dir = a.dir_string();
     let mut acked = 0i64;
     let mut servers = vec![a];
     for round in 0..4 {
@@ -134,34 +104,16 @@ fn appendfsync_always_loses_no_acknowledged_write() {
         let port = s.port();
         // A writer pipelines INCRs and records every acknowledged reply; the server is
         // killed while replies are in flight.
-        let writer = std::thread::spawn(move || {
-            let mut c = RawConn::connect(port);
-            c.set_timeout(Duration::from_secs(5));
-            let mut last = 0i64;
-            loop {
-                let mut batch = Vec::new();
-                for _ in 0..16 {
-                    batch.extend_from_slice(b"*2\r\n$4\r\nINCR\r\n$7\r\ncounter\r\n");
-                }
-                if c.try_send(&batch).is_err() {
-                    return last;
-                }
-                for _ in 0..16 {
-                    match c.try_read_raw() {
-                        Ok(Some(r)) if r.starts_with(b":") => {
-                            let n: i64 =
-                                String::from_utf8_lossy(&r[1..r.len() - 2]).parse().unwrap();
-                            last = last.max(n);
-                        }
-                        _ => return last,
-                    }
-                }
-            }
-        });
+        let writer = incr_writer(port, "counter".into(), 16);
         std::thread::sleep(Duration::from_millis(300 + round * 100));
-        s.signal(libc::SIGKILL);
-        s.wait_exit(Duration::from_secs(5));
-        let last = writer.join().unwrap();
+        s.sigkill();
+        let last = writer
+            .join()
+            .unwrap()
+            .iter()
+            .map(|a| a.0)
+            .max()
+            .unwrap_or(0);
         assert!(last >= acked, "progress");
         acked = last;
         let b = start_aof(Some(&dir), &["--appendfsync", "always"]);
@@ -183,36 +135,26 @@ fn appendfsync_always_loses_no_acknowledged_write() {
 fn redis_loads_ours_and_we_load_redis() {
     // Ours -> Redis.
     let mut a = start_aof(None, &[]);
-    let dir = dir_of(&a);
+    let dir = a.dir_string();
     let mut c = a.raw();
     fill_mixed(&mut c, "f-");
     let ours = digest(&mut c);
     drop(c);
     a.terminate();
-    let r = RedisServer::start(&[
-        "--appendonly",
-        "yes",
-        "--dir",
-        &dir,
-        "--enable-debug-command",
-        "yes",
-    ]);
-    assert_eq!(digest(&mut r.raw()), ours);
-    drop(r);
+    assert_redis_loads(&dir, &ours);
 
     // Redis -> ours (with and without RDB preamble, timestamps on).
     for preamble in ["yes", "no"] {
-        let mut r = RedisServer::start(&[
-            "--appendonly",
-            "yes",
-            "--enable-debug-command",
-            "yes",
-            "--aof-use-rdb-preamble",
-            preamble,
-            "--aof-timestamp-enabled",
-            "yes",
-        ]);
-        let rdir = dir_of(&r);
+        let mut r = start_redis_aof(
+            None,
+            &[
+                "--aof-use-rdb-preamble",
+                preamble,
+                "--aof-timestamp-enabled",
+                "yes",
+            ],
+        );
+        let rdir = r.dir_string();
         let mut c = r.raw();
         fill_mixed(&mut c, "r-");
         let theirs = digest(&mut c);
@@ -226,7 +168,7 @@ fn redis_loads_ours_and_we_load_redis() {
 #[test]
 fn torn_tail_trimmed_or_refused() {
     let mut a = start_aof(None, &[]);
-    let dir = dir_of(&a);
+    let dir = a.dir_string();
     let mut c = a.raw();
     c.cmds("SET kept 1");
     let before = digest(&mut c);
@@ -266,7 +208,7 @@ fn torn_tail_trimmed_or_refused() {
 #[test]
 fn corrupt_middle_refuses_with_offset() {
     let mut a = start_aof(None, &[]);
-    let dir = dir_of(&a);
+    let dir = a.dir_string();
     a.raw().cmds("SET k v");
     a.terminate();
     let incr = Path::new(&dir).join("appendonlydir/appendonly.aof.1.incr.aof");
@@ -292,22 +234,12 @@ fn old_single_file_aof_is_upgraded() {
     for preamble in ["yes", "no"] {
         // Redis 7.0 writes the multi-part layout; an old-style file is what its base would be
         // under the old name: an RDB preamble plus a command tail, or commands only.
-        let mut r = RedisServer::start(&[
-            "--appendonly",
-            "yes",
-            "--enable-debug-command",
-            "yes",
-            "--aof-use-rdb-preamble",
-            preamble,
-        ]);
-        let rdir = dir_of(&r);
+        let mut r = start_redis_aof(None, &["--aof-use-rdb-preamble", preamble]);
+        let rdir = r.dir_string();
         let mut c = r.raw();
         fill_mixed(&mut c, "");
         c.cmds("BGREWRITEAOF");
-        common::wait_until("rewrite", Duration::from_secs(20), || {
-            info_field(&mut c, "persistence", "aof_rewrite_in_progress") == "0"
-                && info_field(&mut c, "persistence", "aof_rewrite_scheduled") == "0"
-        });
+        wait_rewrite_done(&mut c);
         c.cmds("SET tail-key 1");
         let theirs = digest(&mut c);
         drop(c);
@@ -330,8 +262,7 @@ fn old_single_file_aof_is_upgraded() {
             m,
             "file appendonly.aof seq 1 type b\nfile appendonly.aof.1.incr.aof seq 1 type i\n"
         );
-        let (ok, text) = check_aof(&aod.join("appendonly.aof.manifest"));
-        assert!(ok, "{text}");
+        check_aof(&aod.join("appendonly.aof.manifest"));
     }
 }
 
@@ -370,26 +301,11 @@ fn fill_for_rewrite(c: &mut RawConn) {
     }
 }
 
-fn wait_rewrite_done(c: &mut RawConn) {
-    // One INFO reply for all three fields: read separately, a scheduled rewrite could start
-    // between the reads and look finished.
-    common::wait_until("rewrite", Duration::from_secs(30), || {
-        let text = c.cmd(&["INFO", "persistence"]).text();
-        [
-            "aof_rewrite_in_progress:0",
-            "aof_rewrite_scheduled:0",
-            "rdb_bgsave_in_progress:0",
-        ]
-        .iter()
-        .all(|f| text.lines().any(|l| l == *f))
-    });
-}
-
 #[test]
 fn bgrewriteaof_with_writes_during_the_rewrite() {
     let delay = ["--rdb-key-save-delay", "2000"];
     let mut a = start_aof(None, &delay);
-    let dir = dir_of(&a);
+    let dir = a.dir_string();
     let mut c = a.raw();
     fill_for_rewrite(&mut c);
     c.send(&rewrite_pipeline());
@@ -407,7 +323,7 @@ fn bgrewriteaof_with_writes_during_the_rewrite() {
     );
     c.cmds("LPUSH during2 x");
     // Redis 7.0 answers the same pipeline with the same bytes.
-    let r = RedisServer::start(&["--appendonly", "yes"]);
+    let r = start_redis_aof(None, &[]);
     let mut rc = r.raw();
     fill_for_rewrite(&mut rc);
     rc.cmd(&["CONFIG", "SET", "rdb-key-save-delay", "2000"]);
@@ -466,34 +382,24 @@ fn bgrewriteaof_with_writes_during_the_rewrite() {
     let base = std::fs::read(aod.join("appendonly.aof.2.base.rdb")).unwrap();
     assert!(base.starts_with(b"REDIS"));
     assert!(base.windows(8).any(|w| w == b"aof-base"));
-    let (ok, text) = check_aof(&manifest_of(&dir));
-    assert!(ok, "{text}");
+    check_aof(&manifest_of(&dir));
 
     let before = digest(&mut c);
     drop(c);
-    a.signal(libc::SIGKILL);
-    a.wait_exit(Duration::from_secs(5));
+    a.sigkill();
     let mut b = start_aof(Some(&dir), &[]);
     assert_eq!(digest(&mut b.raw()), before);
     b.terminate();
-    let r = RedisServer::start(&[
-        "--appendonly",
-        "yes",
-        "--dir",
-        &dir,
-        "--enable-debug-command",
-        "yes",
-    ]);
-    assert_eq!(digest(&mut r.raw()), before);
+    assert_redis_loads(&dir, &before);
 }
 
 #[test]
 fn bgrewriteaof_behind_bgsave_is_scheduled() {
     let args = ["--rdb-key-save-delay", "1000"];
     let a = start_aof(None, &args);
-    let dir = dir_of(&a);
+    let dir = a.dir_string();
     let mut c = a.raw();
-    let r = RedisServer::start(&["--appendonly", "yes", "--rdb-key-save-delay", "1000"]);
+    let r = start_redis_aof(None, &["--rdb-key-save-delay", "1000"]);
     let mut rc = r.raw();
     for conn in [&mut c, &mut rc] {
         fill_for_rewrite(conn);
@@ -543,14 +449,13 @@ fn bgrewriteaof_behind_bgsave_is_scheduled() {
         m,
         "file appendonly.aof.3.base.rdb seq 3 type b\nfile appendonly.aof.3.incr.aof seq 3 type i\n"
     );
-    let (ok, text) = check_aof(&manifest_of(&dir));
-    assert!(ok, "{text}");
+    check_aof(&manifest_of(&dir));
 }
 
 #[test]
 fn bgrewriteaof_with_appendonly_off_writes_a_base_only() {
     let a = Server::start(&["--appendonly", "no"]);
-    let dir = dir_of(&a);
+    let dir = a.dir_string();
     let mut c = a.raw();
     c.cmds("SET a 1");
     for seq in 1..=2 {
@@ -582,7 +487,7 @@ fn auto_rewrite_on_growth() {
             "100",
         ],
     );
-    let dir = dir_of(&a);
+    let dir = a.dir_string();
     let mut c = a.raw();
     for i in 0..100 {
         c.cmd(&["SET", &format!("k{i}"), "some value to grow the file"]);

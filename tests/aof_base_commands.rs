@@ -5,32 +5,27 @@
 
 mod common;
 
-use std::path::Path;
-use std::process::Command;
-use std::time::Duration;
+use common::aof::{
+    aof_dir, assert_ferrodis_loads, assert_redis_loads, check_aof, wait_rewrite_done,
+};
+use common::{digest, fill_mixed, RawConn, Resp, Server};
 
-use common::{fill_mixed, info_field, wait_until, RawConn, RedisServer, Resp, Server};
-
-fn digest(c: &mut RawConn) -> Resp {
-    c.cmd(&["DEBUG", "DIGEST"])
-}
-
-fn wait_rewrite_done(c: &mut RawConn) {
-    wait_until("the rewrite to end", Duration::from_secs(30), || {
-        info_field(c, "persistence", "aof_rewrite_in_progress") == "0"
-            && info_field(c, "persistence", "aof_rewrite_scheduled") == "0"
-    });
-}
-
-fn check_aof(manifest: &Path) {
-    let out = Command::new("redis-check-aof")
-        .arg(manifest)
-        .output()
-        .expect("redis-check-aof is installed with redis-server");
-    let text =
-        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "{text}");
+/// redis-check-aof accepts the files and says each one is valid.
+fn assert_valid(manifest: &std::path::Path) {
+    let text = check_aof(manifest);
     assert!(text.contains("is valid"), "{text}");
+}
+
+/// Kills `f` with SIGKILL, then starts each loader in turn on its files: each must hold the
+/// dataset `f` had.
+fn sigkill_then_load(mut f: Server, mut c: RawConn, loaders: &[fn(&str, &Resp)]) {
+    let expect = digest(&mut c);
+    drop(c);
+    f.sigkill();
+    let path = f.dir_string();
+    for load in loaders {
+        load(&path, &expect);
+    }
 }
 
 /// Splits a command-form file into its commands' argument lists (annotations skipped).
@@ -105,7 +100,7 @@ fn bgrewriteaof_writes_a_command_base_that_redis_loads() {
     c.cmds("RPUSH l200 tail");
     c.cmds("CONFIG SET rdb-key-save-delay 0");
     wait_rewrite_done(&mut c);
-    let dir = f.dir().join("appendonlydir");
+    let dir = aof_dir(&f);
     assert_eq!(
         std::fs::read_to_string(dir.join("appendonly.aof.manifest")).unwrap(),
         "file appendonly.aof.2.base.aof seq 2 type b\nfile appendonly.aof.2.incr.aof seq 2 type i\n"
@@ -157,33 +152,9 @@ fn bgrewriteaof_writes_a_command_base_that_redis_loads() {
     // The image is the dataset when the rewrite started.
     assert!(cmds.iter().any(|a| a[0] == b"SET" && a[1] == b"str"));
     assert!(!cmds.iter().any(|a| a[1] == b"during"));
-    check_aof(&dir.join("appendonly.aof.manifest"));
+    assert_valid(&dir.join("appendonly.aof.manifest"));
 
-    let expect = digest(&mut c);
-    let path = f.dir().to_string_lossy().into_owned();
-    drop(c);
-    let mut f = f;
-    f.signal(libc::SIGKILL);
-    f.wait_exit(Duration::from_secs(5));
-    let g = Server::start(&[
-        "--appendonly",
-        "yes",
-        "--dir",
-        &path,
-        "--enable-debug-command",
-        "yes",
-    ]);
-    assert_eq!(digest(&mut g.raw()), expect);
-    drop(g);
-    let r = RedisServer::start(&[
-        "--appendonly",
-        "yes",
-        "--dir",
-        &path,
-        "--enable-debug-command",
-        "yes",
-    ]);
-    assert_eq!(digest(&mut r.raw()), expect);
+    sigkill_then_load(f, c, &[assert_ferrodis_loads, assert_redis_loads]);
 }
 
 #[test]
@@ -204,35 +175,11 @@ fn config_set_appendonly_yes_with_a_command_base() {
     c.cmds("SET after-on 1");
     wait_rewrite_done(&mut c);
     c.cmds("SET after-rewrite 2");
-    let dir = f.dir().join("appendonlydir");
+    let dir = aof_dir(&f);
     assert_eq!(
         std::fs::read_to_string(dir.join("appendonly.aof.manifest")).unwrap(),
         "file appendonly.aof.1.base.aof seq 1 type b\nfile appendonly.aof.1.incr.aof seq 1 type i\n"
     );
-    check_aof(&dir.join("appendonly.aof.manifest"));
-    let expect = digest(&mut c);
-    let path = f.dir().to_string_lossy().into_owned();
-    drop(c);
-    let mut f = f;
-    f.signal(libc::SIGKILL);
-    f.wait_exit(Duration::from_secs(5));
-    let r = RedisServer::start(&[
-        "--appendonly",
-        "yes",
-        "--dir",
-        &path,
-        "--enable-debug-command",
-        "yes",
-    ]);
-    assert_eq!(digest(&mut r.raw()), expect);
-    drop(r);
-    let g = Server::start(&[
-        "--appendonly",
-        "yes",
-        "--dir",
-        &path,
-        "--enable-debug-command",
-        "yes",
-    ]);
-    assert_eq!(digest(&mut g.raw()), expect);
+    assert_valid(&dir.join("appendonly.aof.manifest"));
+    sigkill_then_load(f, c, &[assert_redis_loads, assert_ferrodis_loads]);
 }

@@ -8,11 +8,8 @@ mod common;
 use std::path::Path;
 use std::time::Duration;
 
-use common::{info_field, wait_until, RawConn, Resp, Server};
-
-fn digest(c: &mut RawConn) -> Resp {
-    c.cmd(&["DEBUG", "DIGEST"])
-}
+use common::aof::{assert_ferrodis_loads, start_aof};
+use common::{digest, info_field, wait_until, Resp, Server};
 
 fn aof_total_size(dir: &Path) -> u64 {
     let aod = dir.join("appendonlydir");
@@ -29,7 +26,7 @@ fn aof_total_size(dir: &Path) -> u64 {
 
 #[test]
 fn clients_get_loading_while_the_aof_replays() {
-    let a = Server::start(&["--appendonly", "yes", "--enable-debug-command", "yes"]);
+    let a = start_aof(None, &[]);
     let mut c = a.raw();
     c.cmds("DEBUG POPULATE 10000");
     assert_eq!(
@@ -46,12 +43,11 @@ fn clients_get_loading_while_the_aof_replays() {
     c.cmds("SELECT 4");
     c.cmds("RPUSH in-db-4 a b c");
     let expect = digest(&mut c);
-    let dir = a.dir().to_string_lossy().into_owned();
+    let dir = a.dir_string();
     let total = aof_total_size(a.dir());
     drop(c);
     let mut a = a;
-    a.signal(libc::SIGKILL);
-    a.wait_exit(Duration::from_secs(5));
+    a.sigkill();
 
     // 200 µs per key and per command: about 2.6 seconds of loading.
     let b = Server::start_loading(&[
@@ -111,31 +107,21 @@ fn clients_get_loading_while_the_aof_replays() {
     let expect = digest(&mut d);
     drop(d);
     drop(b);
-    let e = Server::start(&[
-        "--appendonly",
-        "yes",
-        "--dir",
-        &dir,
-        "--enable-debug-command",
-        "yes",
-    ]);
-    assert_eq!(digest(&mut e.raw()), expect);
-    drop(e);
+    assert_ferrodis_loads(&dir, &expect);
     drop(a);
 }
 
 #[test]
 fn a_corrupt_aof_found_while_loading_stops_the_server() {
-    let a = Server::start(&["--appendonly", "yes", "--enable-debug-command", "yes"]);
+    let a = start_aof(None, &[]);
     let mut c = a.raw();
     for i in 0..2000 {
         c.cmd(&["SET", &format!("k{i}"), "v"]);
     }
     drop(c);
-    let dir = a.dir().to_string_lossy().into_owned();
+    let dir = a.dir_string();
     let mut a = a;
-    a.signal(libc::SIGKILL);
-    a.wait_exit(Duration::from_secs(5));
+    a.sigkill();
     let incr = Path::new(&dir).join("appendonlydir/appendonly.aof.1.incr.aof");
     let mut data = std::fs::read(&incr).unwrap();
     data.extend_from_slice(b"GARBAGE\r\n*1\r\n$4\r\nPING\r\n");

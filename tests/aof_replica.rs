@@ -8,13 +8,13 @@
 
 mod common;
 
-use std::process::Command;
 use std::time::Duration;
 
-use common::repl::{assert_same_data, int_field, pipeline_writes, wait_in_sync};
-use common::{fill_mixed, info_field, wait_until, RawConn, RedisServer, Resp, Server};
+use common::aof::{assert_redis_loads, check_aof, manifest_of, start_aof, wait_persistence};
+use common::repl::{assert_same_data, int_field, pipeline_writes, wait_in_sync, Tx, WriteMix};
+use common::{digest, fill_mixed, info_field, wait_until, RawConn, Resp, Server};
 use rand::rngs::SmallRng;
-use rand::{Rng, SeedableRng};
+use rand::SeedableRng;
 
 /// The master PINGs its replicas every second: the PINGs are stream bytes the replica's AOF
 /// must count too.
@@ -29,56 +29,33 @@ const MASTER_ARGS: &[&str] = &[
 
 fn aof_replica(master: &Server, dir: Option<&str>) -> Server {
     let port = master.port().to_string();
-    let mut args = vec![
-        "--enable-debug-command",
-        "yes",
-        "--appendonly",
-        "yes",
-        "--replicaof",
-        "127.0.0.1",
-        &port,
-    ];
-    if let Some(d) = dir {
-        args.extend(["--dir", d]);
-    }
-    Server::start(&args)
+    start_aof(dir, &["--replicaof", "127.0.0.1", &port])
 }
 
-/// A random write of some type, in one of four databases, sometimes inside MULTI/EXEC.
-fn random_write(rng: &mut SmallRng) -> Vec<Vec<String>> {
-    let k = |rng: &mut SmallRng, p: &str| format!("{p}{}", rng.gen_range(0..30));
-    let n = rng.gen_range(0..1000).to_string();
-    let one: Vec<String> = match rng.gen_range(0..12) {
-        0 => vec!["SET".into(), k(rng, "s"), n],
-        1 => vec!["INCRBYFLOAT".into(), k(rng, "f"), "1.5".into()],
-        2 => vec!["APPEND".into(), k(rng, "s"), "xy".into()],
-        3 => vec!["LPUSH".into(), k(rng, "l"), n, "a".into()],
-        4 => vec!["RPOP".into(), k(rng, "l")],
-        5 => vec!["HINCRBY".into(), k(rng, "h"), "cnt".into(), "3".into()],
-        6 => vec!["SADD".into(), k(rng, "t"), n, "m".into()],
-        7 => vec!["SPOP".into(), k(rng, "t")],
-        8 => vec!["ZINCRBY".into(), k(rng, "z"), "2.5".into(), k(rng, "m")],
-        9 => vec!["EXPIRE".into(), k(rng, "s"), "1000".into()],
-        10 => vec!["DEL".into(), k(rng, "s")],
-        _ => vec!["SET".into(), k(rng, "s"), n, "PX".into(), "40".into()],
-    };
-    let db = rng.gen_range(0..4).to_string();
-    if rng.gen_ratio(1, 8) {
-        vec![
-            vec!["SELECT".into(), db],
-            vec!["MULTI".into()],
-            one,
-            vec!["INCR".into(), "txcount".into()],
-            vec!["EXEC".into()],
-        ]
-    } else {
-        vec![vec!["SELECT".into(), db], one]
-    }
-}
+/// Random writes of some types, in one of four databases, sometimes inside MULTI/EXEC.
+const WRITES: WriteMix = WriteMix {
+    commands: &[
+        "SET %s #",
+        "INCRBYFLOAT %f 1.5",
+        "APPEND %s xy",
+        "LPUSH %l # a",
+        "RPOP %l",
+        "HINCRBY %h cnt 3",
+        "SADD %t # m",
+        "SPOP %t",
+        "ZINCRBY %z 2.5 %m",
+        "EXPIRE %s 1000",
+        "DEL %s",
+        "SET %s # PX 40",
+    ],
+    keys: 30,
+    tx_one_in: 8,
+    tx: Tx::WriteFirst,
+};
 
 /// `n` random writes, then the connection (and the master's stream) in database 3.
 fn drive_writes(c: &mut RawConn, rng: &mut SmallRng, n: usize) {
-    pipeline_writes(c, rng, n.div_ceil(100), random_write);
+    pipeline_writes(c, rng, n.div_ceil(100), &WRITES);
     assert_eq!(c.cmds("SELECT 3"), Resp::Simple(b"OK".to_vec()));
     assert!(matches!(c.cmds("INCR db3-marker"), Resp::Int(_)));
 }
@@ -92,14 +69,14 @@ fn writes_in_db3_without_select(c: &mut RawConn, tag: &str) {
 }
 
 fn wait_aof_settled(c: &mut RawConn, rewrites: &str) {
-    wait_until(
+    wait_persistence(
+        c,
         "the replica's AOF rewrite after the full sync",
-        Duration::from_secs(30),
-        || {
-            info_field(c, "persistence", "aof_rewrites") == rewrites
-                && info_field(c, "persistence", "aof_rewrite_in_progress") == "0"
-                && info_field(c, "persistence", "aof_rewrite_scheduled") == "0"
-        },
+        &[
+            &format!("aof_rewrites:{rewrites}"),
+            "aof_rewrite_in_progress:0",
+            "aof_rewrite_scheduled:0",
+        ],
     );
 }
 
@@ -111,7 +88,7 @@ fn aof_only_replica_resyncs_partially_after_sigkill() {
     let mut rng = SmallRng::seed_from_u64(11);
     drive_writes(&mut m, &mut rng, 1000);
     let mut replica = aof_replica(&master, None);
-    let dir = replica.dir().to_string_lossy().into_owned();
+    let dir = replica.dir_string();
     let mut r = replica.raw();
     wait_in_sync(&mut m, &mut r, &replica);
     // The full sync replaced the dataset: the AOF was rebuilt from it.
@@ -133,8 +110,7 @@ fn aof_only_replica_resyncs_partially_after_sigkill() {
         });
         std::thread::sleep(Duration::from_millis(30 + 40 * round as u64));
         drop(r);
-        replica.signal(libc::SIGKILL);
-        replica.wait_exit(Duration::from_secs(5));
+        replica.sigkill();
         writer.join().unwrap();
         // The stream stays in database 3 while the replica is down.
         drive_writes(&mut m, &mut rng, 300);
@@ -164,29 +140,11 @@ fn aof_only_replica_resyncs_partially_after_sigkill() {
 
     // The replica's files are Redis 7.0's format: redis-check-aof accepts them and Redis
     // loads them to the same dataset.
-    let expect = r.cmd(&["DEBUG", "DIGEST"]);
+    let expect = digest(&mut r);
     drop(r);
-    replica.signal(libc::SIGKILL);
-    replica.wait_exit(Duration::from_secs(5));
-    let manifest = std::path::Path::new(&dir).join("appendonlydir/appendonly.aof.manifest");
-    let out = Command::new("redis-check-aof")
-        .arg(&manifest)
-        .output()
-        .expect("redis-check-aof is installed with redis-server");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stdout)
-    );
-    let redis = RedisServer::start(&[
-        "--appendonly",
-        "yes",
-        "--dir",
-        &dir,
-        "--enable-debug-command",
-        "yes",
-    ]);
-    assert_eq!(redis.raw().cmd(&["DEBUG", "DIGEST"]), expect);
+    replica.sigkill();
+    check_aof(&manifest_of(&dir));
+    assert_redis_loads(&dir, &expect);
     drop(servers);
 }
 
@@ -196,7 +154,7 @@ fn a_second_full_sync_rewrites_the_aof_again() {
     let mut m = master.raw();
     fill_mixed(&mut m, "a:");
     let replica = aof_replica(&master, None);
-    let dir = replica.dir().to_string_lossy().into_owned();
+    let dir = replica.dir_string();
     let mut r = replica.raw();
     wait_in_sync(&mut m, &mut r, &replica);
     wait_aof_settled(&mut r, "1");
@@ -218,11 +176,10 @@ fn a_second_full_sync_rewrites_the_aof_again() {
     o.cmds("SET after-second-sync 1");
     wait_in_sync(&mut o, &mut r, &replica);
     assert_same_data(&mut [&mut o, &mut r], "after the second full sync");
-    let expect = r.cmd(&["DEBUG", "DIGEST"]);
+    let expect = digest(&mut r);
     drop(r);
     let mut replica = replica;
-    replica.signal(libc::SIGKILL);
-    replica.wait_exit(Duration::from_secs(5));
+    replica.sigkill();
     // Restarted as a replica of the new master: its AOF holds the new dataset and the new
     // history.
     let again = aof_replica(&other, Some(&dir));
@@ -230,7 +187,7 @@ fn a_second_full_sync_rewrites_the_aof_again() {
     wait_in_sync(&mut o, &mut a, &again);
     assert_eq!(int_field(&mut o, "stats", "sync_partial_ok"), 1);
     assert_eq!(int_field(&mut o, "stats", "sync_full"), 1);
-    assert_eq!(a.cmd(&["DEBUG", "DIGEST"]), expect);
+    assert_eq!(digest(&mut a), expect);
     drop(replica);
 }
 
@@ -253,18 +210,16 @@ fn freeing_an_idle_backlog_does_not_stop_the_aof() {
     let mut r = replica.raw();
     wait_in_sync(&mut m, &mut r, &replica);
     drop(r);
-    replica.signal(libc::SIGKILL);
-    replica.wait_exit(Duration::from_secs(5));
+    replica.sigkill();
     wait_until("the backlog to be freed", Duration::from_secs(30), || {
         info_field(&mut m, "replication", "repl_backlog_active") == "0"
     });
     m.cmds("SET after-backlog-freed 1");
-    let dir = master.dir().to_string_lossy().into_owned();
+    let dir = master.dir_string();
     drop(m);
     let mut master = master;
-    master.signal(libc::SIGKILL);
-    master.wait_exit(Duration::from_secs(5));
-    let again = Server::start(&["--appendonly", "yes", "--dir", &dir]);
+    master.sigkill();
+    let again = start_aof(Some(&dir), &[]);
     let mut a = again.raw();
     assert_eq!(a.cmds("GET before"), Resp::Bulk(b"1".to_vec()));
     assert_eq!(a.cmds("GET after-backlog-freed"), Resp::Bulk(b"1".to_vec()));

@@ -5,11 +5,12 @@
 
 mod common;
 
-use std::path::Path;
-use std::process::Command;
 use std::time::Duration;
 
-use common::{fill_mixed, info_field, wait_until, RawConn, RedisServer, Resp, Server};
+use common::aof::{
+    aof_dir, assert_ferrodis_loads, assert_redis_loads, check_aof, wait_rewrite_done,
+};
+use common::{digest, fill_mixed, info_field, RawConn, Resp, Server};
 
 const AOF_FIELDS: &[&str] = &[
     "aof_enabled",
@@ -39,6 +40,20 @@ fn aof_info(c: &mut RawConn) -> Vec<(String, String)> {
     out
 }
 
+/// ferrodis and redis-server with the same arguments, and a connection to each.
+fn start_pair(args: &[&str]) -> (Server, Server, RawConn, RawConn) {
+    let (f, r) = common::start_both(args);
+    let (fc, rc) = (f.raw(), r.raw());
+    (f, r, fc, rc)
+}
+
+fn appendonly_yes(c: &mut RawConn) {
+    assert_eq!(
+        c.cmds("CONFIG SET appendonly yes"),
+        Resp::Simple("OK".into())
+    );
+}
+
 /// A file without our replication annotations (`#REPL:` lines), to compare with Redis's.
 fn without_repl_annotations(data: &[u8]) -> Vec<u8> {
     let mut out = Vec::new();
@@ -56,38 +71,10 @@ fn without_repl_annotations(data: &[u8]) -> Vec<u8> {
     out
 }
 
-fn digest(c: &mut RawConn) -> Resp {
-    c.cmd(&["DEBUG", "DIGEST"])
-}
-
-fn aof_dir(s: &Server) -> std::path::PathBuf {
-    s.dir().join("appendonlydir")
-}
-
-fn wait_rewrite_done(c: &mut RawConn) {
-    wait_until("the rewrite to end", Duration::from_secs(30), || {
-        info_field(c, "persistence", "aof_rewrite_in_progress") == "0"
-            && info_field(c, "persistence", "aof_rewrite_scheduled") == "0"
-    });
-}
-
-fn check_aof(manifest: &Path) {
-    let out = Command::new("redis-check-aof")
-        .arg(manifest)
-        .output()
-        .expect("redis-check-aof is installed with redis-server");
-    let text =
-        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "{text}");
-}
-
 #[test]
 fn config_set_appendonly_yes_then_sigkill_keeps_everything() {
     let args = ["--enable-debug-command", "yes"];
-    let f = Server::start(&args);
-    let r = RedisServer::start(&args);
-    let mut fc = f.raw();
-    let mut rc = r.raw();
+    let (f, r, mut fc, mut rc) = start_pair(&args);
     for c in [&mut fc, &mut rc] {
         fill_mixed(c, "");
         // A slow rewrite: each key waits, so the wait-for-rewrite state can be observed.
@@ -95,10 +82,7 @@ fn config_set_appendonly_yes_then_sigkill_keeps_everything() {
     }
     assert_eq!(aof_info(&mut fc), aof_info(&mut rc));
     for c in [&mut fc, &mut rc] {
-        assert_eq!(
-            c.cmds("CONFIG SET appendonly yes"),
-            Resp::Simple("OK".into())
-        );
+        appendonly_yes(c);
     }
     // Waiting for the rewrite: enabled, rewrite in progress, a temporary incr file.
     assert_eq!(aof_info(&mut fc), aof_info(&mut rc));
@@ -169,42 +153,19 @@ fn config_set_appendonly_yes_then_sigkill_keeps_everything() {
     let expect = digest(&mut fc);
     assert_eq!(expect, digest(&mut rc));
     check_aof(&aof_dir(&f).join("appendonly.aof.manifest"));
-    let dir = f.dir().to_string_lossy().into_owned();
+    let dir = f.dir_string();
     drop(fc);
     let mut f = f;
-    f.signal(libc::SIGKILL);
-    f.wait_exit(Duration::from_secs(5));
-    let g = Server::start(&[
-        "--appendonly",
-        "yes",
-        "--dir",
-        &dir,
-        "--enable-debug-command",
-        "yes",
-    ]);
-    let mut gc = g.raw();
-    assert_eq!(digest(&mut gc), expect);
-    drop(gc);
-    drop(g);
+    f.sigkill();
+    assert_ferrodis_loads(&dir, &expect);
     // Redis 7.0 loads what we wrote.
-    let r2 = RedisServer::start(&[
-        "--appendonly",
-        "yes",
-        "--dir",
-        &dir,
-        "--enable-debug-command",
-        "yes",
-    ]);
-    assert_eq!(digest(&mut r2.raw()), expect);
+    assert_redis_loads(&dir, &expect);
 }
 
 #[test]
 fn config_set_appendonly_no_closes_the_file() {
     let args = ["--enable-debug-command", "yes", "--appendonly", "yes"];
-    let f = Server::start(&args);
-    let r = RedisServer::start(&args);
-    let mut fc = f.raw();
-    let mut rc = r.raw();
+    let (f, r, mut fc, mut rc) = start_pair(&args);
     for c in [&mut fc, &mut rc] {
         // The write before CONFIG SET in the same pipeline is in the file.
         c.send(b"*3\r\n$3\r\nSET\r\n$1\r\na\r\n$1\r\n1\r\n*4\r\n$6\r\nCONFIG\r\n$3\r\nSET\r\n$10\r\nappendonly\r\n$2\r\nno\r\n*3\r\n$3\r\nSET\r\n$1\r\nb\r\n$1\r\n2\r\n");
@@ -238,10 +199,7 @@ fn config_set_appendonly_no_closes_the_file() {
     }
     // On again: a new base and incr; the old ones become history and are deleted.
     for c in [&mut fc, &mut rc] {
-        assert_eq!(
-            c.cmds("CONFIG SET appendonly yes"),
-            Resp::Simple("OK".into())
-        );
+        appendonly_yes(c);
         wait_rewrite_done(c);
         c.cmds("SET d 4");
     }
@@ -261,10 +219,7 @@ fn config_set_appendonly_no_closes_the_file() {
 #[test]
 fn appendonly_yes_behind_a_bgsave_is_scheduled() {
     let args = ["--enable-debug-command", "yes"];
-    let f = Server::start(&args);
-    let r = RedisServer::start(&args);
-    let mut fc = f.raw();
-    let mut rc = r.raw();
+    let (f, _r, mut fc, mut rc) = start_pair(&args);
     for c in [&mut fc, &mut rc] {
         fill_mixed(c, "");
         c.cmds("CONFIG SET rdb-key-save-delay 20000");
@@ -272,10 +227,7 @@ fn appendonly_yes_behind_a_bgsave_is_scheduled() {
             c.cmds("BGSAVE"),
             Resp::Simple("Background saving started".into())
         );
-        assert_eq!(
-            c.cmds("CONFIG SET appendonly yes"),
-            Resp::Simple("OK".into())
-        );
+        appendonly_yes(c);
         // Scheduled: nothing is collected yet, the rewrite's image will hold these.
         c.cmds("SET while-scheduled 1");
     }
@@ -291,27 +243,16 @@ fn appendonly_yes_behind_a_bgsave_is_scheduled() {
     assert_eq!(aof_info(&mut fc), aof_info(&mut rc));
     let expect = digest(&mut fc);
     assert_eq!(expect, digest(&mut rc));
-    let dir = f.dir().to_string_lossy().into_owned();
+    let dir = f.dir_string();
     drop(fc);
     let mut f = f;
-    f.signal(libc::SIGKILL);
-    f.wait_exit(Duration::from_secs(5));
-    let g = Server::start(&[
-        "--appendonly",
-        "yes",
-        "--dir",
-        &dir,
-        "--enable-debug-command",
-        "yes",
-    ]);
-    assert_eq!(digest(&mut g.raw()), expect);
+    f.sigkill();
+    assert_ferrodis_loads(&dir, &expect);
 }
 
 #[test]
 fn aof_directives_refuse_what_redis_refuses() {
-    let (f, r) = common::start_both(&[]);
-    let mut fc = f.raw();
-    let mut rc = r.raw();
+    let (_f, _r, mut fc, mut rc) = start_pair(&[]);
     for cmd in [
         "CONFIG SET appenddirname other",
         "CONFIG SET appendfilename other.aof",
@@ -332,17 +273,11 @@ fn aof_directives_refuse_what_redis_refuses() {
 #[test]
 fn shutdown_waits_for_the_initial_aof_unless_forced() {
     let args = ["--enable-debug-command", "yes"];
-    let f = Server::start(&args);
-    let r = RedisServer::start(&args);
-    let mut fc = f.raw();
-    let mut rc = r.raw();
+    let (f, r, mut fc, mut rc) = start_pair(&args);
     for c in [&mut fc, &mut rc] {
         fill_mixed(c, "");
         c.cmds("CONFIG SET rdb-key-save-delay 100000");
-        assert_eq!(
-            c.cmds("CONFIG SET appendonly yes"),
-            Resp::Simple("OK".into())
-        );
+        appendonly_yes(c);
     }
     for cmd in ["SHUTDOWN", "SHUTDOWN NOSAVE", "PING"] {
         assert_eq!(fc.cmds(cmd), rc.cmds(cmd), "{cmd}");
@@ -365,9 +300,7 @@ fn shutdown_waits_for_the_initial_aof_unless_forced() {
 
 #[test]
 fn appendonly_yes_that_cannot_start_is_refused_like_redis() {
-    let (f, r) = common::start_both(&[]);
-    let mut fc = f.raw();
-    let mut rc = r.raw();
+    let (f, r, mut fc, mut rc) = start_pair(&[]);
     for s in [&f, &r] {
         // The AOF directory cannot be created: a file has its name.
         std::fs::write(aof_dir(s), b"not a directory").unwrap();

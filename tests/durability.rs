@@ -15,22 +15,14 @@ use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
+use common::aof::{incr_writer, start_aof};
 use common::{RawConn, Resp, Server};
 
 const WRITERS: usize = 6;
 const READERS: usize = 2;
 
 fn start(dir: Option<&str>, fsync: &str) -> Server {
-    let mut args = vec!["--appendonly", "yes", "--appendfsync", fsync];
-    if let Some(d) = dir {
-        args.extend(["--dir", d]);
-    }
-    Server::start(&args)
-}
-
-fn int_reply(r: &[u8]) -> Option<i64> {
-    let body = r.strip_prefix(b":")?.strip_suffix(b"\r\n")?;
-    std::str::from_utf8(body).ok()?.parse().ok()
+    start_aof(dir, &["--appendfsync", fsync])
 }
 
 fn bulk_int(r: &[u8]) -> Option<i64> {
@@ -41,31 +33,6 @@ fn bulk_int(r: &[u8]) -> Option<i64> {
         .ok()?
         .parse()
         .ok()
-}
-
-/// A writer pipelining INCR on its own counter; returns the highest acknowledged value and,
-/// for each acknowledged value, when the reply arrived.
-fn writer(port: u16, key: String, pipeline: usize) -> JoinHandle<Vec<(i64, Instant)>> {
-    std::thread::spawn(move || {
-        let mut c = RawConn::connect(port);
-        c.set_timeout(Duration::from_secs(10));
-        let cmd = format!("*2\r\n$4\r\nINCR\r\n${}\r\n{key}\r\n", key.len()).repeat(pipeline);
-        let mut acks = Vec::new();
-        loop {
-            if c.try_send(cmd.as_bytes()).is_err() {
-                return acks;
-            }
-            for _ in 0..pipeline {
-                match c.try_read_raw() {
-                    Ok(Some(r)) => match int_reply(&r) {
-                        Some(n) => acks.push((n, Instant::now())),
-                        None => return acks,
-                    },
-                    _ => return acks,
-                }
-            }
-        }
-    })
 }
 
 /// A reader GETting every writer's counter in turn; returns the highest value it was shown
@@ -116,12 +83,11 @@ fn always_keeps_every_acknowledged_and_every_shown_write_across_sigkills() {
         let stop = Arc::new(AtomicBool::new(false));
         // Pipelines of 1 and 8: both the one-command and the batched paths wait for the fsync.
         let writers: Vec<_> = (0..WRITERS)
-            .map(|w| writer(port, format!("counter:{w}"), if w % 2 == 0 { 1 } else { 8 }))
+            .map(|w| incr_writer(port, format!("counter:{w}"), if w % 2 == 0 { 1 } else { 8 }))
             .collect();
         let readers: Vec<_> = (0..READERS).map(|_| reader(port, stop.clone())).collect();
         std::thread::sleep(Duration::from_millis(400 + round * 150));
-        s.signal(libc::SIGKILL);
-        s.wait_exit(Duration::from_secs(5));
+        s.sigkill();
         stop.store(true, Ordering::Relaxed);
         let acked: Vec<i64> = writers
             .into_iter()
@@ -164,12 +130,11 @@ fn everysec_loses_at_most_what_was_not_written_for_two_seconds() {
         let s = servers.last_mut().unwrap();
         let port = s.port();
         let writers: Vec<_> = (0..WRITERS)
-            .map(|w| writer(port, format!("counter:{w}"), 16))
+            .map(|w| incr_writer(port, format!("counter:{w}"), 16))
             .collect();
         std::thread::sleep(Duration::from_millis(1500 + round * 300));
         let killed_at = Instant::now();
-        s.signal(libc::SIGKILL);
-        s.wait_exit(Duration::from_secs(5));
+        s.sigkill();
         let acks: Vec<Vec<(i64, Instant)>> =
             writers.into_iter().map(|h| h.join().unwrap()).collect();
         let b = start(Some(&dir), "everysec");

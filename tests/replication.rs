@@ -8,10 +8,12 @@ mod common;
 
 use std::time::Duration;
 
-use common::repl::{assert_same_data, digest, int_field, pipeline_writes, wait_in_sync};
+use common::repl::{
+    assert_same_data, digest, int_field, pipeline_writes, wait_in_sync, Tx, WriteMix,
+};
 use common::{compare_session, info_field, wait_until, RawConn, RedisServer, Resp, Server};
 use rand::rngs::SmallRng;
-use rand::{Rng, SeedableRng};
+use rand::SeedableRng;
 
 fn start_replica_of(master: &Server, extra: &[&str]) -> Server {
     let port = master.port().to_string();
@@ -26,58 +28,41 @@ fn start_replica_of(master: &Server, extra: &[&str]) -> Server {
     RedisServer::start(&args)
 }
 
-/// A random write of some type, in one of four databases, sometimes inside MULTI/EXEC.
-fn random_write(rng: &mut SmallRng) -> Vec<Vec<String>> {
-    let k = |rng: &mut SmallRng, p: &str| format!("{p}{}", rng.gen_range(0..40));
-    let n = rng.gen_range(0..1000).to_string();
-    let one = match rng.gen_range(0..24) {
-        0 => vec!["SET".into(), k(rng, "s"), n],
-        1 => vec!["INCRBYFLOAT".into(), k(rng, "f"), "1.5".into()],
-        2 => vec!["APPEND".into(), k(rng, "s"), "xy".into()],
-        3 => vec!["LPUSH".into(), k(rng, "l"), n.clone(), "a".into()],
-        4 => vec!["RPOP".into(), k(rng, "l")],
-        5 => vec![
-            "LMOVE".into(),
-            k(rng, "l"),
-            k(rng, "l"),
-            "LEFT".into(),
-            "RIGHT".into(),
-        ],
-        6 => vec!["HSET".into(), k(rng, "h"), k(rng, "f"), n],
-        7 => vec!["HINCRBY".into(), k(rng, "h"), "cnt".into(), "3".into()],
-        8 => vec!["SADD".into(), k(rng, "t"), n, "m".into()],
-        9 => vec!["SPOP".into(), k(rng, "t")],
-        10 => vec!["SREM".into(), k(rng, "t"), "m".into()],
-        11 => vec!["ZADD".into(), k(rng, "z"), n, k(rng, "m")],
-        12 => vec!["ZINCRBY".into(), k(rng, "z"), "2.5".into(), k(rng, "m")],
-        13 => vec!["ZPOPMIN".into(), k(rng, "z")],
-        14 => vec!["EXPIRE".into(), k(rng, "s"), "1000".into()],
-        15 => vec!["PEXPIRE".into(), k(rng, "s"), "1".into()],
-        16 => vec!["DEL".into(), k(rng, "s")],
-        17 => vec!["SETEX".into(), k(rng, "s"), "100".into(), n],
-        18 => vec!["SET".into(), k(rng, "s"), n, "PX".into(), "30".into()],
-        19 => vec!["SPOP".into(), k(rng, "t"), "2".into()],
-        20 => vec!["HDEL".into(), k(rng, "h"), k(rng, "f")],
-        21 => vec!["SRANDMEMBER".into(), k(rng, "t")],
-        22 => vec!["SETRANGE".into(), k(rng, "s"), "3".into(), "zz".into()],
-        _ => vec!["GETEX".into(), k(rng, "s"), "EX".into(), "500".into()],
-    };
-    let db = rng.gen_range(0..4).to_string();
-    if rng.gen_ratio(1, 10) {
-        vec![
-            vec!["SELECT".into(), db],
-            vec!["MULTI".into()],
-            one,
-            vec!["INCR".into(), "txcount".into()],
-            vec!["EXEC".into()],
-        ]
-    } else {
-        vec![vec!["SELECT".into(), db], one]
-    }
-}
+/// Random writes of every type, in one of four databases, sometimes inside MULTI/EXEC.
+const WRITES: WriteMix = WriteMix {
+    commands: &[
+        "SET %s #",
+        "INCRBYFLOAT %f 1.5",
+        "APPEND %s xy",
+        "LPUSH %l # a",
+        "RPOP %l",
+        "LMOVE %l %l LEFT RIGHT",
+        "HSET %h %f #",
+        "HINCRBY %h cnt 3",
+        "SADD %t # m",
+        "SPOP %t",
+        "SREM %t m",
+        "ZADD %z # %m",
+        "ZINCRBY %z 2.5 %m",
+        "ZPOPMIN %z",
+        "EXPIRE %s 1000",
+        "PEXPIRE %s 1",
+        "DEL %s",
+        "SETEX %s 100 #",
+        "SET %s # PX 30",
+        "SPOP %t 2",
+        "HDEL %h %f",
+        "SRANDMEMBER %t",
+        "SETRANGE %s 3 zz",
+        "GETEX %s EX 500",
+    ],
+    keys: 40,
+    tx_one_in: 10,
+    tx: Tx::WriteFirst,
+};
 
 fn drive_writes(c: &mut RawConn, rng: &mut SmallRng, n: usize) {
-    pipeline_writes(c, rng, n / 100, random_write);
+    pipeline_writes(c, rng, n / 100, &WRITES);
     c.cmd(&["SELECT", "0"]);
 }
 

@@ -16,266 +16,33 @@
 
 mod common;
 
-use std::io::{Read, Write};
-use std::net::{Shutdown, TcpListener, TcpStream};
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::net::TcpListener;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use common::repl::{assert_same_data, int_field, wait_in_sync};
+use common::proxy::Proxy;
+use common::repl::{
+    assert_same_data, int_field, pipeline_writes, wait_in_sync, Tx, WriteMix, EVERY_TYPE,
+};
 use common::{info_field, wait_until, RawConn, RedisServer, Resp, Server, Stream};
 use rand::rngs::SmallRng;
-use rand::{Rng, SeedableRng};
+use rand::SeedableRng;
 
 const SYNC_TIMEOUT: Duration = Duration::from_secs(30);
-
-// ---------------------------------------------------------------------------------------
-// The proxy
-// ---------------------------------------------------------------------------------------
-
-/// A TCP proxy in front of a server, with faults on demand: `cut` closes every connection
-/// through it (new ones are accepted), `set_stalled` stops forwarding in both directions
-/// (connections stay open; new ones are accepted but carry nothing) until it is lifted.
-///
-/// Data is forwarded in pieces of random sizes, and a fault requested while data is in
-/// flight takes effect after a random number of pieces: the receiver is left with a prefix
-/// of the stream that ends anywhere (inside a command, inside a MULTI ... EXEC), as TCP
-/// segmentation may leave it, rather than at the boundary of a burst of the master's.
-struct Proxy {
-    port: u16,
-    ctl: Arc<ProxyCtl>,
-    accept: Option<JoinHandle<()>>,
-}
-
-#[derive(Default)]
-struct ProxyCtl {
-    stalled: AtomicBool,
-    stop: AtomicBool,
-    /// A cut for a pump to carry out at a random point of the data it forwards.
-    cut_requested: AtomicBool,
-    /// Bumped by a cut: pumps of an older generation exit.
-    generation: AtomicU64,
-    /// Both sockets of every live connection, to shut them down on a cut.
-    socks: Mutex<Vec<TcpStream>>,
-    /// Connections accepted so far.
-    accepted: AtomicUsize,
-}
-
-impl ProxyCtl {
-    fn cut_now(&self) {
-        self.generation.fetch_add(1, Ordering::SeqCst);
-        for s in self.socks.lock().expect("proxy lock").drain(..) {
-            let _ = s.shutdown(Shutdown::Both);
-        }
-    }
-}
-
-impl Proxy {
-    fn start(target_port: u16) -> Proxy {
-        let listener = TcpListener::bind("127.0.0.1:0").expect("bind the proxy");
-        let port = listener.local_addr().expect("proxy address").port();
-        listener.set_nonblocking(true).expect("nonblocking");
-        let ctl = Arc::new(ProxyCtl::default());
-        let c = ctl.clone();
-        let accept = std::thread::spawn(move || {
-            while !c.stop.load(Ordering::SeqCst) {
-                match listener.accept() {
-                    Ok((down, _)) => {
-                        let Ok(up) = TcpStream::connect(("127.0.0.1", target_port)) else {
-                            continue;
-                        };
-                        c.accepted.fetch_add(1, Ordering::SeqCst);
-                        let _ = down.set_nonblocking(false);
-                        let gen = c.generation.load(Ordering::SeqCst);
-                        {
-                            let mut socks = c.socks.lock().expect("proxy lock");
-                            for s in [&down, &up] {
-                                if let Ok(s) = s.try_clone() {
-                                    socks.push(s);
-                                }
-                            }
-                        }
-                        for (i, (from, to)) in [(&down, &up), (&up, &down)].into_iter().enumerate()
-                        {
-                            let (Ok(from), Ok(to)) = (from.try_clone(), to.try_clone()) else {
-                                continue;
-                            };
-                            let c = c.clone();
-                            let seed = gen * 2 + i as u64;
-                            std::thread::spawn(move || pump(from, to, gen, seed, &c));
-                        }
-                    }
-                    Err(_) => std::thread::sleep(Duration::from_millis(5)),
-                }
-            }
-        });
-        Proxy {
-            port,
-            ctl,
-            accept: Some(accept),
-        }
-    }
-
-    /// Cuts every connection: inside the data in flight if there is some within 200 ms,
-    /// else right then.
-    fn cut(&self) {
-        let gen = self.ctl.generation.load(Ordering::SeqCst);
-        self.ctl.cut_requested.store(true, Ordering::SeqCst);
-        let deadline = Instant::now() + Duration::from_millis(200);
-        while self.ctl.generation.load(Ordering::SeqCst) == gen && Instant::now() < deadline {
-            std::thread::sleep(Duration::from_millis(1));
-        }
-        if self.ctl.cut_requested.swap(false, Ordering::SeqCst) {
-            self.ctl.cut_now();
-        }
-    }
-
-    fn set_stalled(&self, stalled: bool) {
-        self.ctl.stalled.store(stalled, Ordering::SeqCst);
-    }
-
-    fn accepted(&self) -> usize {
-        self.ctl.accepted.load(Ordering::SeqCst)
-    }
-}
-
-impl Drop for Proxy {
-    fn drop(&mut self) {
-        self.ctl.stop.store(true, Ordering::SeqCst);
-        self.ctl.cut_now();
-        if let Some(h) = self.accept.take() {
-            let _ = h.join();
-        }
-    }
-}
-
-/// Copies `from` to `to` in random pieces until either side closes or the connection is
-/// cut; between pieces, now and then, carries out a requested cut or holds while stalled.
-fn pump(mut from: TcpStream, mut to: TcpStream, gen: u64, seed: u64, c: &ProxyCtl) {
-    let _ = from.set_read_timeout(Some(Duration::from_millis(50)));
-    let mut rng = SmallRng::seed_from_u64(seed);
-    let mut buf = vec![0u8; 64 * 1024];
-    let alive = || c.generation.load(Ordering::SeqCst) == gen && !c.stop.load(Ordering::SeqCst);
-    'copy: while alive() {
-        let n = match from.read(&mut buf) {
-            Ok(0) => break,
-            Ok(n) => n,
-            Err(e)
-                if e.kind() == std::io::ErrorKind::WouldBlock
-                    || e.kind() == std::io::ErrorKind::TimedOut =>
-            {
-                continue
-            }
-            Err(_) => break,
-        };
-        let mut at = 0;
-        while at < n {
-            if rng.gen_ratio(1, 6) {
-                if c.cut_requested.swap(false, Ordering::SeqCst) {
-                    c.cut_now();
-                    break 'copy;
-                }
-                while c.stalled.load(Ordering::SeqCst) && alive() {
-                    std::thread::sleep(Duration::from_millis(5));
-                }
-            }
-            if !alive() {
-                break 'copy;
-            }
-            let piece = rng.gen_range(1..=512).min(n - at);
-            if to.write_all(&buf[at..at + piece]).is_err() {
-                break 'copy;
-            }
-            at += piece;
-        }
-    }
-    let _ = from.shutdown(Shutdown::Both);
-    let _ = to.shutdown(Shutdown::Both);
-}
 
 // ---------------------------------------------------------------------------------------
 // The write driver
 // ---------------------------------------------------------------------------------------
 
-/// A random write of some type, in one of four databases, sometimes inside MULTI/EXEC.
-fn random_write(rng: &mut SmallRng) -> Vec<Vec<String>> {
-    let k = |rng: &mut SmallRng, p: &str| format!("{p}{}", rng.gen_range(0..60));
-    let n = rng.gen_range(0..1000).to_string();
-    let one: Vec<String> = match rng.gen_range(0..30) {
-        0 => vec!["SET".into(), k(rng, "s"), n],
-        1 => vec!["INCRBYFLOAT".into(), k(rng, "f"), "1.5".into()],
-        2 => vec!["APPEND".into(), k(rng, "s"), "xy".into()],
-        3 => vec!["LPUSH".into(), k(rng, "l"), n, "a".into()],
-        4 => vec!["RPOP".into(), k(rng, "l")],
-        5 => vec![
-            "LMOVE".into(),
-            k(rng, "l"),
-            k(rng, "l"),
-            "LEFT".into(),
-            "RIGHT".into(),
-        ],
-        6 => vec!["HSET".into(), k(rng, "h"), k(rng, "f"), n],
-        7 => vec!["HINCRBY".into(), k(rng, "h"), "cnt".into(), "3".into()],
-        8 => vec!["SADD".into(), k(rng, "t"), n, "m".into()],
-        9 => vec!["SPOP".into(), k(rng, "t")],
-        10 => vec!["SREM".into(), k(rng, "t"), "m".into()],
-        11 => vec!["ZADD".into(), k(rng, "z"), n, k(rng, "m")],
-        12 => vec!["ZINCRBY".into(), k(rng, "z"), "2.5".into(), k(rng, "m")],
-        13 => vec!["ZPOPMIN".into(), k(rng, "z")],
-        14 => vec!["EXPIRE".into(), k(rng, "s"), "1000".into()],
-        15 => vec!["PEXPIRE".into(), k(rng, "h"), "5".into()],
-        16 => vec!["DEL".into(), k(rng, "s")],
-        17 => vec!["SETEX".into(), k(rng, "s"), "100".into(), n],
-        18 => vec!["SET".into(), k(rng, "s"), n, "PX".into(), "40".into()],
-        19 => vec!["HDEL".into(), k(rng, "h"), k(rng, "f")],
-        20 => vec!["SETRANGE".into(), k(rng, "s"), "3".into(), "zz".into()],
-        21 => vec!["PFADD".into(), k(rng, "p"), n, "x".into()],
-        22 => vec!["LTRIM".into(), k(rng, "l"), "0".into(), "20".into()],
-        23 => vec!["SMOVE".into(), k(rng, "t"), k(rng, "t"), "m".into()],
-        24 => vec![
-            "ZREMRANGEBYRANK".into(),
-            k(rng, "z"),
-            "0".into(),
-            "0".into(),
-        ],
-        25 => vec![
-            "HINCRBYFLOAT".into(),
-            k(rng, "h"),
-            "fl".into(),
-            "0.25".into(),
-        ],
-        26 => vec!["GETDEL".into(), k(rng, "s")],
-        27 => vec!["PERSIST".into(), k(rng, "s")],
-        28 => vec!["SINTERSTORE".into(), k(rng, "t"), k(rng, "t"), k(rng, "t")],
-        _ => vec![
-            "ZUNIONSTORE".into(),
-            k(rng, "z"),
-            "2".into(),
-            k(rng, "z"),
-            k(rng, "z"),
-        ],
-    };
-    let db = rng.gen_range(0..4).to_string();
-    if rng.gen_ratio(1, 3) {
-        vec![
-            vec!["SELECT".into(), db],
-            // Effects no later write can mask come first: a replica that loses the head
-            // of a transaction (a link cut inside it) keeps a visible difference.
-            vec!["MULTI".into()],
-            vec!["INCR".into(), "txcount".into()],
-            vec!["SADD".into(), "txset".into(), n_of(rng)],
-            one,
-            vec!["EXEC".into()],
-        ]
-    } else {
-        vec![vec!["SELECT".into(), db], one]
-    }
-}
-
-fn n_of(rng: &mut SmallRng) -> String {
-    rng.gen_range(0..100_000).to_string()
-}
+/// Random writes of every type, in one of four databases, often inside MULTI/EXEC.
+const WRITES: WriteMix = WriteMix {
+    commands: EVERY_TYPE,
+    keys: 60,
+    tx_one_in: 3,
+    tx: Tx::MarksFirst,
+};
 
 /// Writes random commands to the master from its own thread, in pipelined blocks of 100:
 /// at a steady pace (so that a link coming back within a couple of seconds still finds its
@@ -300,18 +67,7 @@ impl Driver {
             let mut paced = 0usize;
             let mut since = Instant::now();
             while !(s.load(Ordering::SeqCst) && w.load(Ordering::SeqCst) >= min_writes) {
-                let mut buf = Vec::new();
-                let mut sent = 0;
-                for _ in 0..100 {
-                    for cmd in random_write(&mut rng) {
-                        buf.extend(common::encode(&cmd));
-                        sent += 1;
-                    }
-                }
-                c.send(&buf);
-                for _ in 0..sent {
-                    c.read();
-                }
+                pipeline_writes(&mut c, &mut rng, 1, &WRITES);
                 w.fetch_add(100, Ordering::SeqCst);
                 if f.load(Ordering::SeqCst) {
                     paced = 0;
@@ -413,7 +169,7 @@ fn consistency_under_faults() {
     ]);
     let mut m = master.raw();
     m.cmds("DEBUG POPULATE 20000 pop 20");
-    let proxy = Proxy::start(master.port());
+    let proxy = Proxy::start_in_random_pieces(master.port());
     let r1 = replica_of(proxy.port, &[]);
     let mut r2 = replica_of(master.port(), &[]);
     let (mut c1, mut c2) = (r1.raw(), r2.raw());
@@ -704,7 +460,7 @@ fn promotion_while_a_replica_lags() {
     ]);
     let mut m = master.raw();
     common::fill_mixed(&mut m, "a:");
-    let proxy = Proxy::start(master.port());
+    let proxy = Proxy::start_in_random_pieces(master.port());
     let r1 = replica_of(master.port(), &["--repl-diskless-sync-delay", "0"]);
     let r2 = replica_of(proxy.port, &[]);
     let (mut c1, mut c2) = (r1.raw(), r2.raw());

@@ -16,10 +16,12 @@ mod common;
 
 use std::time::Duration;
 
-use common::repl::{assert_same_data, int_field, pipeline_writes, wait_in_sync};
+use common::repl::{
+    assert_same_data, int_field, pipeline_writes, wait_in_sync, Tx, WriteMix, EVERY_TYPE,
+};
 use common::{fill_mixed, info_field, RawConn, RedisServer, Resp, Server};
 use rand::rngs::SmallRng;
-use rand::{Rng, SeedableRng};
+use rand::SeedableRng;
 
 const SYNC_TIMEOUT: Duration = Duration::from_secs(30);
 
@@ -56,58 +58,18 @@ const MASTER_ARGS: &[&str] = &[
     "0",
 ];
 
-/// A random write of some type, in one of four databases, sometimes inside MULTI/EXEC.
-fn random_write(rng: &mut SmallRng) -> Vec<Vec<String>> {
-    let k = |rng: &mut SmallRng, p: &str| format!("{p}{}", rng.gen_range(0..30));
-    let n = rng.gen_range(0..1000).to_string();
-    let one: Vec<String> = match rng.gen_range(0..22) {
-        0 => vec!["SET".into(), k(rng, "s"), n],
-        1 => vec!["INCRBYFLOAT".into(), k(rng, "f"), "1.5".into()],
-        2 => vec!["APPEND".into(), k(rng, "s"), "xy".into()],
-        3 => vec!["LPUSH".into(), k(rng, "l"), n, "a".into()],
-        4 => vec!["RPOP".into(), k(rng, "l")],
-        5 => vec![
-            "LMOVE".into(),
-            k(rng, "l"),
-            k(rng, "l"),
-            "LEFT".into(),
-            "RIGHT".into(),
-        ],
-        6 => vec!["HSET".into(), k(rng, "h"), k(rng, "f"), n],
-        7 => vec!["HINCRBY".into(), k(rng, "h"), "cnt".into(), "3".into()],
-        8 => vec!["SADD".into(), k(rng, "t"), n, "m".into()],
-        9 => vec!["SPOP".into(), k(rng, "t")],
-        10 => vec!["SREM".into(), k(rng, "t"), "m".into()],
-        11 => vec!["ZADD".into(), k(rng, "z"), n, k(rng, "m")],
-        12 => vec!["ZINCRBY".into(), k(rng, "z"), "2.5".into(), k(rng, "m")],
-        13 => vec!["ZPOPMIN".into(), k(rng, "z")],
-        14 => vec!["EXPIRE".into(), k(rng, "s"), "1000".into()],
-        15 => vec!["PEXPIRE".into(), k(rng, "h"), "5".into()],
-        16 => vec!["DEL".into(), k(rng, "s")],
-        17 => vec!["SETEX".into(), k(rng, "s"), "100".into(), n],
-        18 => vec!["SET".into(), k(rng, "s"), n, "PX".into(), "40".into()],
-        19 => vec!["HDEL".into(), k(rng, "h"), k(rng, "f")],
-        20 => vec!["SETRANGE".into(), k(rng, "s"), "3".into(), "zz".into()],
-        _ => vec!["PFADD".into(), k(rng, "p"), n, "x".into()],
-    };
-    let db = rng.gen_range(0..4).to_string();
-    if rng.gen_ratio(1, 8) {
-        vec![
-            vec!["SELECT".into(), db],
-            vec!["MULTI".into()],
-            one,
-            vec!["INCR".into(), "txcount".into()],
-            vec!["EXEC".into()],
-        ]
-    } else {
-        vec![vec!["SELECT".into(), db], one]
-    }
-}
+/// Random writes of every type, in one of four databases, sometimes inside MULTI/EXEC.
+const WRITES: WriteMix = WriteMix {
+    commands: EVERY_TYPE.split_at(22).0,
+    keys: 30,
+    tx_one_in: 8,
+    tx: Tx::WriteFirst,
+};
 
 /// `n` random writes, pipelined by hundreds; ends with the connection (and, since the last
 /// write is there, the master's stream) in database 3.
 fn drive_writes(c: &mut RawConn, rng: &mut SmallRng, n: usize) {
-    pipeline_writes(c, rng, n.div_ceil(100), random_write);
+    pipeline_writes(c, rng, n.div_ceil(100), &WRITES);
     end_in_db3(c, "drive");
 }
 

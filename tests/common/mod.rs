@@ -10,6 +10,8 @@
 
 #![allow(dead_code)]
 
+pub mod aof;
+pub mod proxy;
 pub mod repl;
 
 use std::fmt;
@@ -393,6 +395,17 @@ impl Server {
                 libc::kill(self.pid() as libc::pid_t, sig);
             }
         }
+    }
+
+    /// SIGKILL (kill -9), then waits up to 5 s for the process to be gone.
+    pub fn sigkill(&mut self) {
+        self.signal(libc::SIGKILL);
+        self.wait_exit(Duration::from_secs(5));
+    }
+
+    /// The working directory as a string, for `--dir` of a server started on its files.
+    pub fn dir_string(&self) -> String {
+        self.dir().to_string_lossy().into_owned()
     }
 
     /// SIGTERM, then waits up to 10 s; returns the exit status (None if it did not exit).
@@ -957,6 +970,11 @@ pub fn info_field(c: &mut RawConn, section: &str, field: &str) -> String {
     text.lines()
         .find_map(|l| l.strip_prefix(&format!("{field}:")).map(str::to_string))
         .unwrap_or_else(|| panic!("INFO {section} has no field {field}:\n{text}"))
+}
+
+/// DEBUG DIGEST: the whole dataset in one reply, to compare servers.
+pub fn digest(c: &mut RawConn) -> Resp {
+    c.cmd(&["DEBUG", "DIGEST"])
 }
 
 /// Polls `f` every 20 ms until it holds; panics naming `what` after `timeout`.

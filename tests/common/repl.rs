@@ -4,7 +4,9 @@
 use std::time::Duration;
 
 use rand::rngs::SmallRng;
+use rand::Rng;
 
+pub use super::digest;
 use super::{encode, info_field, RawConn, Resp, Server};
 
 /// How long a replica may take to catch up with its master.
@@ -14,10 +16,6 @@ pub fn int_field(c: &mut RawConn, section: &str, field: &str) -> i64 {
     info_field(c, section, field)
         .parse()
         .expect("integer field")
-}
-
-pub fn digest(c: &mut RawConn) -> Resp {
-    c.cmd(&["DEBUG", "DIGEST"])
 }
 
 /// Waits until `replica`'s link is up and it has applied everything `master` produced.
@@ -118,19 +116,101 @@ fn describe_differences(conns: &mut [&mut RawConn]) -> String {
     out
 }
 
-/// Pipelines `blocks` blocks of 100 generated writes (each a few commands), draining the
-/// replies, which are not what these tests check.
-pub fn pipeline_writes(
-    c: &mut RawConn,
-    rng: &mut SmallRng,
-    blocks: usize,
-    gen: fn(&mut SmallRng) -> Vec<Vec<String>>,
-) {
+/// Writes of every type, as templates for `random_write`: `%x` is a random key named
+/// `x<N>`, `#` the write's random number.
+pub const EVERY_TYPE: &[&str] = &[
+    "SET %s #",
+    "INCRBYFLOAT %f 1.5",
+    "APPEND %s xy",
+    "LPUSH %l # a",
+    "RPOP %l",
+    "LMOVE %l %l LEFT RIGHT",
+    "HSET %h %f #",
+    "HINCRBY %h cnt 3",
+    "SADD %t # m",
+    "SPOP %t",
+    "SREM %t m",
+    "ZADD %z # %m",
+    "ZINCRBY %z 2.5 %m",
+    "ZPOPMIN %z",
+    "EXPIRE %s 1000",
+    "PEXPIRE %h 5",
+    "DEL %s",
+    "SETEX %s 100 #",
+    "SET %s # PX 40",
+    "HDEL %h %f",
+    "SETRANGE %s 3 zz",
+    "PFADD %p # x",
+    "LTRIM %l 0 20",
+    "SMOVE %t %t m",
+    "ZREMRANGEBYRANK %z 0 0",
+    "HINCRBYFLOAT %h fl 0.25",
+    "GETDEL %s",
+    "PERSIST %s",
+    "SINTERSTORE %t %t %t",
+    "ZUNIONSTORE %z 2 %z %z",
+];
+
+/// What `random_write` draws from.
+pub struct WriteMix {
+    /// Command templates (see `EVERY_TYPE`), drawn with equal odds.
+    pub commands: &'static [&'static str],
+    /// Keys are named `<prefix>0` to `<prefix><keys - 1>`.
+    pub keys: i32,
+    /// One write in `tx_one_in` is wrapped in MULTI/EXEC.
+    pub tx_one_in: u32,
+    pub tx: Tx,
+}
+
+/// The shape of a transaction around a random write.
+pub enum Tx {
+    /// MULTI, the write, INCR txcount, EXEC.
+    WriteFirst,
+    /// MULTI, INCR txcount, SADD txset <random>, the write, EXEC: effects no later write can
+    /// mask come first, so a replica that loses the head of a transaction (a link cut inside
+    /// it) keeps a visible difference.
+    MarksFirst,
+}
+
+/// A random write from `mix`, in one of four databases (a SELECT first), sometimes inside
+/// MULTI/EXEC.
+pub fn random_write(rng: &mut SmallRng, mix: &WriteMix) -> Vec<Vec<String>> {
+    let n = rng.gen_range(0..1000).to_string();
+    let template = mix.commands[rng.gen_range(0..mix.commands.len() as i32) as usize];
+    let one: Vec<String> = template
+        .split(' ')
+        .map(|w| match w.strip_prefix('%') {
+            Some(prefix) => format!("{prefix}{}", rng.gen_range(0..mix.keys)),
+            None if w == "#" => n.clone(),
+            None => w.to_string(),
+        })
+        .collect();
+    let db = rng.gen_range(0..4).to_string();
+    let select = vec!["SELECT".to_string(), db];
+    if !rng.gen_ratio(1, mix.tx_one_in) {
+        return vec![select, one];
+    }
+    let multi = vec!["MULTI".to_string()];
+    let exec = vec!["EXEC".to_string()];
+    let incr = vec!["INCR".to_string(), "txcount".to_string()];
+    match mix.tx {
+        Tx::WriteFirst => vec![select, multi, one, incr, exec],
+        Tx::MarksFirst => {
+            let mark = rng.gen_range(0..100_000).to_string();
+            let sadd = vec!["SADD".to_string(), "txset".to_string(), mark];
+            vec![select, multi, incr, sadd, one, exec]
+        }
+    }
+}
+
+/// Pipelines `blocks` blocks of 100 random writes from `mix` (each a few commands),
+/// draining the replies, which are not what these tests check.
+pub fn pipeline_writes(c: &mut RawConn, rng: &mut SmallRng, blocks: usize, mix: &WriteMix) {
     for _ in 0..blocks {
         let mut sent = 0;
         let mut buf = Vec::new();
         for _ in 0..100 {
-            for cmd in gen(rng) {
+            for cmd in random_write(rng, mix) {
                 buf.extend(encode(&cmd));
                 sent += 1;
             }

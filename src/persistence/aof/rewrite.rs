@@ -27,7 +27,7 @@
 //! child: a rewrite asked meanwhile is scheduled and started by the cron when it ends.
 
 use std::fs::{File, OpenOptions};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use super::manifest::{AofInfo, FileType, Manifest};
 use super::{file_size, manifest_name, write_atomic};
@@ -242,13 +242,7 @@ fn start_inner(state: &mut State) -> Result<(), String> {
         m.curr_incr_seq += 1;
         let name = format!("{prefix}.{}.incr.aof", m.curr_incr_seq);
         let path = dir.join(&name);
-        let file = File::create(&path)
-            .and_then(|_| OpenOptions::new().append(true).open(&path))
-            .map_err(|e| format!("Can't open the append-only file {name}: {e}"))?;
-        let writer = super::new_writer(state, file).map_err(|e| {
-            let _ = std::fs::remove_file(&path);
-            format!("Can't start the AOF fsync thread: {e}")
-        })?;
+        let writer = create_incr(state, &path, &name)?;
         m.incr.push(AofInfo {
             name: name.clone(),
             seq: m.curr_incr_seq,
@@ -468,6 +462,19 @@ fn limited(state: &mut State, now: u64) -> bool {
         rw.backoff_secs / 60
     );
     true
+}
+
+/// Creates the incr file `name` at `path` (empty, opened for appending) with its fsync
+/// thread; on failure nothing is left on disk. Used for the next incr file of a rewrite and
+/// for the temporary one of `appendonly yes`.
+pub(super) fn create_incr(state: &State, path: &Path, name: &str) -> Result<super::Writer, String> {
+    let file = File::create(path)
+        .and_then(|_| OpenOptions::new().append(true).open(path))
+        .map_err(|e| format!("Can't open the append-only file {name}: {e}"))?;
+    super::new_writer(state, file).map_err(|e| {
+        let _ = std::fs::remove_file(path);
+        format!("Can't start the AOF fsync thread: {e}")
+    })
 }
 
 #[cfg(test)]

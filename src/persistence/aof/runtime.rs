@@ -21,7 +21,6 @@
 //! is killed. The files stay on disk and the stream stops being produced unless replicas
 //! consume it.
 
-use std::fs::{File, OpenOptions};
 use std::path::Path;
 
 use super::manifest::{AofInfo, FileType, Manifest};
@@ -170,14 +169,7 @@ fn remove_temp_incr(state: &State) {
 /// incr file (Redis's `openNewIncrAofForAppend` in `AOF_WAIT_REWRITE`).
 pub(super) fn open_temp_incr(state: &mut State, dir: &Path) -> Result<(), String> {
     let name = temp_incr_name(state);
-    let path = dir.join(&name);
-    let file = File::create(&path)
-        .and_then(|_| OpenOptions::new().append(true).open(&path))
-        .map_err(|e| format!("Can't open the append-only file {name}: {e}"))?;
-    let writer = super::new_writer(state, file).map_err(|e| {
-        let _ = std::fs::remove_file(&path);
-        format!("Can't start the AOF fsync thread: {e}")
-    })?;
+    let writer = rewrite::create_incr(state, &dir.join(&name), &name)?;
     tracing::info!("Creating AOF incr file {name} on background rewrite");
     let aof = &mut state.aof;
     aof.on = true;

@@ -283,16 +283,7 @@ async fn load_from_disk(
     let result = result.map_err(|e| {
         // Half a dataset is no replica of anything.
         flush_old_data(state);
-        match e {
-            Fail::Error(msg) => {
-                tracing::warn!("{msg}");
-                Fail::Error(
-                    "Failed trying to load the MASTER synchronization DB from disk, check server logs."
-                        .into(),
-                )
-            }
-            other => other,
-        }
+        load_failed(e, "disk")
     });
     // rdb-del-sync-files: with no save points and no AOF the file only existed for the
     // sync (Redis's bg_unlink of the loaded file in readSyncBulkPayload).
@@ -338,17 +329,7 @@ async fn receive_to_file(
             file.sync_all().map_err(werr)?;
             return Ok(());
         }
-        if conn.inbuf.capacity() - conn.inbuf.len() < 8 * 1024 {
-            conn.inbuf.reserve(16 * 1024);
-        }
-        let n = super::guarded(
-            wake,
-            conn.timeout,
-            TIMEOUT_WHAT,
-            conn.sock.read_buf(&mut conn.inbuf),
-        )
-        .await?;
-        if n == 0 {
+        if conn.read_more(wake, TIMEOUT_WHAT).await? == 0 {
             return Err(lost());
         }
     }
@@ -442,16 +423,7 @@ async fn load_from_socket(
             // Half a dataset is no replica of anything.
             None => flush_old_data(state),
         }
-        return Err(match e {
-            Fail::Error(msg) => {
-                tracing::warn!("{msg}");
-                Fail::Error(
-                    "Failed trying to load the MASTER synchronization DB from socket, check server logs."
-                        .into(),
-                )
-            }
-            other => other,
-        });
+        return Err(load_failed(e, "socket"));
     }
     loader.applier.finish(state);
     if let Some(mut dbs) = temp {
@@ -601,6 +573,20 @@ async fn drive(
 const TIMEOUT_WHAT: &str = "receiving bulk data from MASTER... If the problem persists try to set the 'repl-timeout' parameter in redis.conf to a larger value.";
 
 /// The master closed the link in the middle of the payload.
+/// A failed load of the payload from `source` ("disk" or "socket"): the reason goes to the
+/// log, the link error is Redis's generic one; a cancellation or a lost link stays what it is.
+fn load_failed(e: Fail, source: &str) -> Fail {
+    match e {
+        Fail::Error(msg) => {
+            tracing::warn!("{msg}");
+            Fail::Error(format!(
+                "Failed trying to load the MASTER synchronization DB from {source}, check server logs."
+            ))
+        }
+        other => other,
+    }
+}
+
 fn lost() -> Fail {
     Fail::Error("I/O error trying to sync with MASTER: connection lost".into())
 }

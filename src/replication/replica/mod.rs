@@ -247,15 +247,24 @@ pub fn rejects_async_loading(state: &State, client: &mut Client, spec: &CommandS
     if async_loading(state).is_none() {
         return false;
     }
-    let deny = spec.has(flags::NO_ASYNC_LOADING)
-        || (spec.full_name == "exec"
-            && crate::executor::watch::queued_flags(client) & flags::NO_ASYNC_LOADING != 0);
-    if deny {
-        client
-            .out
-            .error("LOADING Redis is loading the dataset in memory");
+    refuse_flagged(
+        client,
+        spec,
+        flags::NO_ASYNC_LOADING,
+        "LOADING Redis is loading the dataset in memory",
+    )
+}
+
+/// Answers `err` when `spec`, or for EXEC one of the queued commands, carries `flag`, as
+/// Redis's processCommand checks a command and a transaction alike. Returns true when the
+/// command was refused.
+fn refuse_flagged(client: &mut Client, spec: &CommandSpec, flag: u32, err: &str) -> bool {
+    let flagged = spec.has(flag)
+        || (spec.full_name == "exec" && crate::executor::watch::queued_flags(client) & flag != 0);
+    if flagged {
+        client.out.error(err);
     }
-    deny
+    flagged
 }
 
 /// Whether our link to the master is up (a replica serves PSYNC only then).
@@ -304,15 +313,12 @@ pub fn rejects_write(state: &State, client: &mut Client, spec: &CommandSpec) -> 
     if state.is_master || client.kind == ClientKind::Master || !state.cfg.replica_read_only {
         return false;
     }
-    let write = spec.has(flags::WRITE)
-        || (spec.full_name == "exec"
-            && crate::executor::watch::queued_flags(client) & flags::WRITE != 0);
-    if write {
-        client
-            .out
-            .error("READONLY You can't write against a read only replica.");
-    }
-    write
+    refuse_flagged(
+        client,
+        spec,
+        flags::WRITE,
+        "READONLY You can't write against a read only replica.",
+    )
 }
 
 /// Admission for a replica: `-MASTERDOWN` for commands not flagged `stale` while the link is
@@ -587,18 +593,24 @@ struct Conn {
 }
 
 impl Conn {
-    /// Reads more input; Err on EOF.
-    async fn fill(&mut self, wake: &Notify, what: &str) -> Res<usize> {
+    /// Reads more input within repl-timeout (`what` names the wait in the timeout error);
+    /// Ok(0) on EOF.
+    async fn read_more(&mut self, wake: &Notify, what: &str) -> Res<usize> {
         if self.inbuf.capacity() - self.inbuf.len() < 8 * 1024 {
             self.inbuf.reserve(16 * 1024);
         }
-        let n = guarded(
+        guarded(
             wake,
             self.timeout,
             what,
             self.sock.read_buf(&mut self.inbuf),
         )
-        .await?;
+        .await
+    }
+
+    /// Reads more input; Err on EOF.
+    async fn fill(&mut self, wake: &Notify, what: &str) -> Res<usize> {
+        let n = self.read_more(wake, what).await?;
         if n == 0 {
             return Err(Fail::Error(format!(
                 "Master closed the connection while {what}"
