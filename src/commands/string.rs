@@ -209,8 +209,9 @@ fn ms_arg(ms: i64) -> Bytes {
 /// Redis's `getGenericCommand`: replies with the value of argv[1] or null; false (after
 /// replying WRONGTYPE) when the key holds another type.
 fn get_generic(ctx: &mut Ctx) -> bool {
-    let key = ctx.argv[1].clone();
-    ctx.read_with(&key, |v, out| match v {
+    // `argv` outlives the borrow of `ctx`: no refcount bump for the key.
+    let argv = ctx.argv;
+    ctx.read_with(&argv[1], |v, out| match v {
         None => {
             out.null();
             true

@@ -440,12 +440,7 @@ fn account_errors(
     if client.out.errors.is_empty() && !failed {
         return;
     }
-    state
-        .stats
-        .commands
-        .entry(spec.full_name)
-        .or_default()
-        .failed_calls += 1;
+    state.stats.commands.stat_mut(spec.full_name).failed_calls += 1;
     for code in client.out.errors.drain(..) {
         state.stats.total_error_replies += 1;
         *state.stats.errors.entry(code).or_default() += 1;

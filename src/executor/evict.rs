@@ -220,7 +220,16 @@ impl Lfu {
 /// Makes every database track accesses the way the current policy needs: LFU words while an
 /// LFU policy is active (with the current parameters and minute), the LRU clock otherwise.
 /// Called before every command; a few comparisons when nothing changed.
+#[inline]
 pub fn sync_lfu(state: &mut State) {
+    // Neither LFU now nor at the last sync: nothing to do (the common case, kept inline).
+    if state.evict.lfu_synced.is_none() && !is_lfu_policy(&state.cfg.maxmemory_policy) {
+        return;
+    }
+    sync_lfu_changed(state);
+}
+
+fn sync_lfu_changed(state: &mut State) {
     let want = is_lfu_policy(&state.cfg.maxmemory_policy).then(|| {
         (
             state.cfg.lfu_log_factor,
@@ -354,11 +363,17 @@ fn safe_to_evict(state: &State) -> bool {
 
 /// The maxmemory step of `processCommand`. Returns false (with the OOM error written to the
 /// client) when the command must not run.
+#[inline]
 pub fn admit(exec: &mut Executor, client: &mut Client, spec: &'static CommandSpec) -> bool {
     sync_lfu(&mut exec.state);
     if exec.state.cfg.maxmemory == 0 {
         return true;
     }
+    admit_limited(exec, client, spec)
+}
+
+/// `admit` with a maxmemory limit set.
+fn admit_limited(exec: &mut Executor, client: &mut Client, spec: &'static CommandSpec) -> bool {
     let evicted_before = exec.state.stats.evicted_keys;
     let out_of_memory = perform_evictions(&mut exec.state) == Outcome::Fail;
     if exec.state.stats.evicted_keys != evicted_before {
@@ -376,7 +391,7 @@ pub fn admit(exec: &mut Executor, client: &mut Client, spec: &'static CommandSpe
     if !denyoom && !queuing {
         return true;
     }
-    let st = exec.state.stats.commands.entry(spec.full_name).or_default();
+    let st = exec.state.stats.commands.stat_mut(spec.full_name);
     st.rejected_calls += 1;
     client.out.error(OOM_ERROR);
     false

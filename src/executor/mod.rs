@@ -310,7 +310,7 @@ impl Executor {
             }
         };
         if spec.has(flags::PROTECTED) && !self.protected_allowed(client, spec) {
-            let st = self.state.stats.commands.entry(spec.full_name).or_default();
+            let st = self.state.stats.commands.stat_mut(spec.full_name);
             st.rejected_calls += 1;
             self.after_reject(client);
             return;
@@ -342,7 +342,9 @@ impl Executor {
             }
         }
         // min-replicas-to-write: writes need enough replicas with a small enough lag.
+        // (The option's value is tested first: the check is a call into replication.)
         if spec.has(flags::WRITE)
+            && self.state.cfg.min_replicas_to_write != 0
             && client.kind != client::ClientKind::Master
             && !crate::replication::master::enough_good_replicas(&self.state)
         {
@@ -352,8 +354,11 @@ impl Executor {
             self.after_reject(client);
             return;
         }
+        // The replica-only checks below can refuse nothing on a master without a link to a
+        // master of its own, the usual case: skip their calls into replication.
+        let replica = !self.state.is_master || self.state.repl.link.is_some();
         // A read-only replica refuses writes from anyone but its master (-READONLY).
-        if crate::replication::replica::rejects_write(&self.state, client, spec) {
+        if replica && crate::replication::replica::rejects_write(&self.state, client, spec) {
             self.after_reject(client);
             return;
         }
@@ -363,7 +368,7 @@ impl Executor {
             return;
         }
         // A replica whose link is down and that must not serve stale data (-MASTERDOWN).
-        if crate::replication::replica::rejects_stale(&self.state, client, spec) {
+        if replica && crate::replication::replica::rejects_stale(&self.state, client, spec) {
             self.after_reject(client);
             return;
         }
@@ -377,7 +382,8 @@ impl Executor {
         }
         // A replica's async load (swapdb) serves the old data, except to no-async-loading
         // commands.
-        if crate::replication::replica::rejects_async_loading(&self.state, client, spec) {
+        if replica && crate::replication::replica::rejects_async_loading(&self.state, client, spec)
+        {
             self.after_reject(client);
             return;
         }
@@ -425,9 +431,14 @@ impl Executor {
         // Clients mostly repeat one command: compare with the last one before hashing.
         let cached = client.last_spec.filter(|s| {
             // A subcommand's spec (`config|get`, named "get") must not answer for GET.
+            // Spec names are lowercase: only the argument needs folding.
             s.subcommands.is_empty()
                 && s.name.len() == s.full_name.len()
-                && argv[0].eq_ignore_ascii_case(s.name.as_bytes())
+                && argv[0].len() == s.name.len()
+                && argv[0]
+                    .iter()
+                    .zip(s.name.as_bytes())
+                    .all(|(a, n)| a.to_ascii_lowercase() == *n)
         });
         let Some(spec) = cached.or_else(|| commands::lookup(&argv[0])) else {
             // Byte-exact with Redis's "%.128s" formatting: C strings stop at a NUL byte.
@@ -535,7 +546,7 @@ impl Executor {
             // WAIT waits for the replicas to acknowledge this client's last write.
             client.woff = self.state.propagation.offset;
         }
-        let st = self.state.stats.commands.entry(spec.full_name).or_default();
+        let st = self.state.stats.commands.stat_mut(spec.full_name);
         st.calls += 1;
         st.usec += usec;
         if !client.out.errors.is_empty() {
@@ -719,6 +730,39 @@ mod tests {
     }
 
     use super::*;
+
+    #[test]
+    fn spec_names_are_lowercase() {
+        // `resolve`'s cache folds only the argument's case.
+        for spec in commands::table().values() {
+            assert_eq!(spec.name, spec.name.to_ascii_lowercase());
+            for sub in spec.subcommands {
+                assert_eq!(sub.name, sub.name.to_ascii_lowercase());
+            }
+        }
+    }
+
+    #[test]
+    fn commandstats_count_repeated_and_mixed_commands() {
+        let (mut exec, c) = setup();
+        run(
+            &mut exec,
+            c,
+            &[
+                &["GET", "a"],
+                &["get", "b"],
+                &["SET", "a", "1"],
+                &["GET", "a"],
+            ],
+        );
+        let stats = &exec.state.stats.commands;
+        assert_eq!(stats["get"].calls, 3);
+        assert_eq!(stats["set"].calls, 1);
+        assert_eq!(stats.iter().filter(|(n, _)| *n == "get").count(), 1);
+        exec.state.stats.commands.clear();
+        run(&mut exec, c, &[&["GET", "a"]]);
+        assert_eq!(exec.state.stats.commands["get"].calls, 1);
+    }
 
     #[test]
     fn writes_reach_the_stream_in_order_with_select() {

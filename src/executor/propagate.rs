@@ -50,10 +50,16 @@ impl Propagator {
 
     /// Emits what the command that just ended propagated, wrapped in MULTI/EXEC when it is
     /// more than one entry.
+    #[inline]
     pub fn flush_pending(&mut self) {
-        if self.nesting > 0 {
+        // Checked inline: most commands propagate nothing.
+        if self.nesting > 0 || self.pending.is_empty() {
             return;
         }
+        self.flush_pending_entries();
+    }
+
+    fn flush_pending_entries(&mut self) {
         match self.pending.len() {
             0 => {}
             1 => {

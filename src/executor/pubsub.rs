@@ -332,10 +332,16 @@ pub fn remove_client(exec: &mut Executor, client_id: u64) {
 
 /// In RESP2 subscribed mode only (P|S)SUBSCRIBE, (P|S)UNSUBSCRIBE, PING, QUIT and RESET run;
 /// writes the error and returns true when the command is refused.
+#[inline]
 pub fn rejects(client: &mut Client, spec: &'static CommandSpec, _argv: &[Bytes]) -> bool {
     if client.out.resp != 2 || !client.subs.any() {
         return false;
     }
+    rejects_subscribed(client, spec)
+}
+
+/// `rejects` for a RESP2 client with subscriptions.
+fn rejects_subscribed(client: &mut Client, spec: &'static CommandSpec) -> bool {
     if matches!(
         spec.full_name,
         "ping"

@@ -1,6 +1,7 @@
 //! `State`: everything a command may read or change apart from the clients.
 
 use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
 use std::time::Instant;
 
 use bytes::Bytes;
@@ -17,6 +18,101 @@ pub struct CommandStats {
     pub usec: u64,
     pub rejected_calls: u64,
     pub failed_calls: u64,
+}
+
+/// INFO commandstats counters, by the command's full name.
+///
+/// Every command bumps its counters, so the hot path must not hash the name: entries are
+/// found by the address of the spec's `&'static str` name (one multiply to hash), and the
+/// name itself is only compared when an address is seen for the first time. Lookups by an
+/// arbitrary string (INFO, tests) scan the entries; there are at most a few hundred.
+#[derive(Debug, Default)]
+pub struct CommandStatsMap {
+    entries: Vec<(&'static str, CommandStats)>,
+    /// (name address, name length) -> index in `entries`.
+    by_addr: HashMap<(usize, usize), usize, BuildHasherDefault<AddrHasher>>,
+}
+
+impl CommandStatsMap {
+    /// The counters of the command named `name` (a spec's `full_name`), created on first use.
+    #[inline]
+    pub fn stat_mut(&mut self, name: &'static str) -> &mut CommandStats {
+        let addr = (name.as_ptr() as usize, name.len());
+        let i = match self.by_addr.get(&addr) {
+            Some(&i) => i,
+            None => self.insert_addr(name, addr),
+        };
+        &mut self.entries[i].1
+    }
+
+    #[cold]
+    fn insert_addr(&mut self, name: &'static str, addr: (usize, usize)) -> usize {
+        // Another spec (or a copy of the name elsewhere) may already own this name.
+        let i = match self.entries.iter().position(|(n, _)| *n == name) {
+            Some(i) => i,
+            None => {
+                self.entries.push((name, CommandStats::default()));
+                self.entries.len() - 1
+            }
+        };
+        self.by_addr.insert(addr, i);
+        i
+    }
+
+    pub fn get(&self, name: &str) -> Option<&CommandStats> {
+        self.entries
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, c)| c)
+    }
+
+    /// Every command seen since the last reset, in no particular order.
+    pub fn iter(&self) -> impl Iterator<Item = (&'static str, &CommandStats)> {
+        self.entries.iter().map(|(n, c)| (*n, c))
+    }
+
+    pub fn clear(&mut self) {
+        self.entries.clear();
+        self.by_addr.clear();
+    }
+}
+
+impl std::ops::Index<&str> for CommandStatsMap {
+    type Output = CommandStats;
+
+    fn index(&self, name: &str) -> &CommandStats {
+        match self.get(name) {
+            Some(c) => c,
+            None => panic!("no commandstats entry for {name}"),
+        }
+    }
+}
+
+/// Hashes the (address, length) keys of `CommandStatsMap`: addresses are distinct and
+/// aligned, so a multiply mixes them well enough.
+#[derive(Default)]
+pub struct AddrHasher(u64);
+
+impl Hasher for AddrHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.write_u64(b as u64);
+        }
+    }
+
+    #[inline]
+    fn write_usize(&mut self, n: usize) {
+        self.write_u64(n as u64);
+    }
+
+    #[inline]
+    fn write_u64(&mut self, n: u64) {
+        self.0 = (self.0.rotate_left(5) ^ n).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+    }
 }
 
 /// Server-wide counters (INFO stats and friends). CONFIG RESETSTAT zeroes them.
@@ -41,7 +137,7 @@ pub struct Stats {
     pub total_writes_processed: u64,
     pub client_query_buffer_limit_disconnections: u64,
     /// Keyed by the command's full lowercase name ("config|get").
-    pub commands: HashMap<&'static str, CommandStats, ahash::RandomState>,
+    pub commands: CommandStatsMap,
     /// Keyed by error code ("ERR", "WRONGTYPE").
     pub errors: HashMap<String, u64>,
     /// Samples of (time, total_commands_processed) for instantaneous_ops_per_sec.

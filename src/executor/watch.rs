@@ -142,6 +142,7 @@ pub fn flag_transaction(client: &mut Client) {
 
 /// Inside MULTI, a command flagged no-multi is rejected (and flags the transaction).
 /// Writes the error and returns true when it is.
+#[inline]
 pub fn rejects(client: &mut Client, spec: &CommandSpec) -> bool {
     if client.tx.multi && spec.has(flags::NO_MULTI) {
         client.out.err("Command not allowed inside a transaction");
@@ -160,8 +161,17 @@ fn runs_inside_multi(spec: &CommandSpec) -> bool {
 
 /// Inside MULTI: queues the command and replies `+QUEUED`, returning true. Returns false
 /// when the command must run now.
+#[inline]
 pub fn queue_command(client: &mut Client, spec: &'static CommandSpec, argv: &[Bytes]) -> bool {
-    if !client.tx.multi || runs_inside_multi(spec) {
+    if !client.tx.multi {
+        return false;
+    }
+    queue_in_multi(client, spec, argv)
+}
+
+/// `queue_command` inside MULTI.
+fn queue_in_multi(client: &mut Client, spec: &'static CommandSpec, argv: &[Bytes]) -> bool {
+    if runs_inside_multi(spec) {
         return false;
     }
     client.last_cmd = spec.full_name;

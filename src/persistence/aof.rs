@@ -512,11 +512,24 @@ fn fsync_loop(shared: Arc<Shared>) {
 
 /// `-MISCONF` when the AOF cannot be written (Redis's writeCommandsDeniedByDiskError, AOF
 /// part): the error text to reply to writes and PING, or None.
+#[inline]
 pub fn writes_denied(state: &State) -> Option<String> {
     let aof = &state.aof;
-    if !aof.on {
+    if !aof.on || (aof.write_error.is_none() && !failed(aof)) {
         return None;
     }
+    writes_denied_slow(aof)
+}
+
+/// Whether the fsync thread's last fsync failed (an atomic flag: no lock).
+fn failed(aof: &AofState) -> bool {
+    aof.writer
+        .as_ref()
+        .is_some_and(|w| w.shared.failed.load(Ordering::Relaxed))
+}
+
+#[cold]
+fn writes_denied_slow(aof: &AofState) -> Option<String> {
     let err = aof.write_error.clone().or_else(|| {
         // The lock is only taken once the flag says there is an error to read.
         aof.writer

@@ -744,6 +744,7 @@ pub fn cron(state: &mut State) {
 
 /// stop-writes-on-bgsave-error: whether writes (and PING) are refused now
 /// (`writeCommandsDeniedByDiskError`).
+#[inline]
 pub fn writes_denied(state: &State) -> bool {
     state.cfg.stop_writes_on_bgsave_error
         && !state.cfg.save.is_empty()
@@ -754,6 +755,7 @@ pub fn writes_denied(state: &State) -> bool {
 /// Redis's writeCommandsDeniedByDiskError: the `-MISCONF` reply writes (and PING) get
 /// while the last BGSAVE failed with save points configured, or the AOF cannot be
 /// written; None when writes are allowed.
+#[inline]
 pub fn disk_error(state: &State) -> Option<std::borrow::Cow<'static, str>> {
     if writes_denied(state) {
         return Some(MISCONF.into());

@@ -133,6 +133,9 @@ pub struct RequestParser {
     remaining: usize,
     /// Declared length of the bulk being read, once its `$<len>\r\n` line has been consumed.
     bulk_len: Option<usize>,
+    /// Scratch for `parse_whole`: (start, end) of each argument found in the buffer. Kept
+    /// to reuse its allocation from read to read.
+    spans: Vec<(usize, usize)>,
 }
 
 impl RequestParser {
@@ -191,6 +194,9 @@ impl RequestParser {
     ) -> Result<(), ProtocolError> {
         loop {
             if self.remaining == 0 {
+                if buf.first() == Some(&b'*') {
+                    self.parse_whole(buf, batch, limits);
+                }
                 *start = batch.args.len();
                 if buf.is_empty() {
                     return Ok(());
@@ -218,6 +224,71 @@ impl RequestParser {
             }
             batch.ends.push(batch.args.len());
         }
+    }
+
+    /// The fast path for whole commands, the shape of nearly all traffic: finds every
+    /// complete, canonical multibulk at the front of `buf` with a cursor, then splits their
+    /// bytes off in one piece and slices the arguments out of it. That is one `split_to` per
+    /// read instead of a `split_to` per argument and an `advance` per header line.
+    ///
+    /// It stops at the first command that is incomplete or out of the ordinary in any way
+    /// (odd number forms, limits, empty multibulks), consuming nothing of it: the general
+    /// path below takes that command from its first byte, so every error, limit and
+    /// resumption behaves exactly as there.
+    fn parse_whole(&mut self, buf: &mut BytesMut, batch: &mut Batch, limits: &ParserLimits) {
+        let data: &[u8] = buf;
+        let spans = &mut self.spans;
+        spans.clear();
+        let base = batch.args.len();
+        // End of the last complete command found.
+        let mut done = 0;
+        'commands: while data.get(done) == Some(&b'*') {
+            let Some((Some(count), cr)) = fast_header(&data[done..]) else {
+                break;
+            };
+            if count <= 0 || count > i32::MAX as i64 || (count > 10 && limits.auth_required) {
+                break;
+            }
+            let first = spans.len();
+            let mut pos = done + cr + 2;
+            for _ in 0..count {
+                let header = match data.get(pos..) {
+                    Some(rest) if rest.first() == Some(&b'$') => fast_header(rest),
+                    _ => None,
+                };
+                let len = match header {
+                    Some((Some(len), _))
+                        if len >= 0
+                            && limits.max_bulk_len.is_none_or(|m| len as u64 <= m as u64)
+                            && (len <= 16384 || !limits.auth_required) =>
+                    {
+                        len as usize
+                    }
+                    _ => {
+                        spans.truncate(first);
+                        break 'commands;
+                    }
+                };
+                let arg_start = pos + header.map_or(0, |(_, cr)| cr) + 2;
+                let arg_end = arg_start + len;
+                // The payload and the two bytes after it (skipped unchecked, like Redis).
+                if arg_end + 2 > data.len() {
+                    spans.truncate(first);
+                    break 'commands;
+                }
+                spans.push((arg_start, arg_end));
+                pos = arg_end + 2;
+            }
+            batch.ends.push(base + spans.len());
+            done = pos;
+        }
+        if done == 0 {
+            return;
+        }
+        let chunk = buf.split_to(done).freeze();
+        batch
+            .args
+            .extend(spans.iter().map(|&(start, end)| chunk.slice(start..end)));
     }
 
     /// Reads `*<count>\r\n`. Returns false when the line is incomplete.
@@ -332,7 +403,8 @@ fn fast_header(buf: &[u8]) -> Option<(Option<i64>, usize)> {
     let digits = if neg { 2 } else { 1 };
     let mut i = digits;
     let mut v: i64 = 0;
-    while i < buf.len() && i - digits < 18 && buf[i].is_ascii_digit() {
+    let limit = buf.len().min(digits + 18);
+    while i < limit && buf[i].is_ascii_digit() {
         v = v * 10 + (buf[i] - b'0') as i64;
         i += 1;
     }
@@ -565,6 +637,73 @@ mod tests {
                 assert!(cr + 1 < input.len());
                 assert_eq!(value, parse_i64(&input[1..cr]), "{input:?}");
             }
+        }
+    }
+
+    /// Parses `input` delivered in pieces of the given sizes (the last piece takes the rest).
+    fn parse_in_pieces(
+        input: &[u8],
+        sizes: &[usize],
+        limits: &ParserLimits,
+    ) -> (Vec<Vec<Vec<u8>>>, Result<(), ProtocolError>) {
+        let mut p = RequestParser::new();
+        let mut buf = BytesMut::new();
+        let mut batch = Batch::new();
+        let mut rest = input;
+        let mut sizes = sizes.iter();
+        let mut res = Ok(());
+        while !rest.is_empty() && res.is_ok() {
+            let n = sizes.next().map_or(rest.len(), |&n| n.clamp(1, rest.len()));
+            buf.extend_from_slice(&rest[..n]);
+            rest = &rest[n..];
+            res = p.parse(&mut buf, &mut batch, limits);
+        }
+        let cmds = (0..batch.len())
+            .map(|i| batch.command(i).iter().map(|b| b.to_vec()).collect())
+            .collect();
+        (cmds, res)
+    }
+
+    #[test]
+    fn whole_command_fast_path_agrees_with_the_general_path() {
+        use rand::{Rng, SeedableRng};
+        let mut rng = rand::rngs::SmallRng::seed_from_u64(11);
+        // Well-formed commands, odd but valid forms the fast path leaves to the general one,
+        // inline commands, and invalid input.
+        let pieces: &[&[u8]] = &[
+            b"*2\r\n$3\r\nGET\r\n$1\r\nk\r\n",
+            b"*1\r\n$4\r\nSPOP\r\n",
+            b"*3\r\n$3\r\nSET\r\n$0\r\n\r\n$5\r\nvalue\r\n",
+            b"*2\r\n$03\r\nGET\r\n$1\r\nk\r\n",
+            b"*0\r\n",
+            b"*-1\r\n",
+            b"PING\r\n",
+            b"*12\r\n$1\r\na\r\n$1\r\na\r\n$1\r\na\r\n$1\r\na\r\n$1\r\na\r\n$1\r\na\r\n$1\r\na\r\n$1\r\na\r\n$1\r\na\r\n$1\r\na\r\n$1\r\na\r\n$1\r\na\r\n",
+            b"*1\r\n$20000\r\n",
+            b"*1\r\nx\r\n",
+            b"*1\r\n$-1\r\n",
+            b"*1\r\n$2\r\nabXY",
+        ];
+        let strict = ParserLimits {
+            max_bulk_len: Some(100),
+            auth_required: true,
+        };
+        for round in 0..3_000 {
+            let mut input = Vec::new();
+            for _ in 0..rng.gen_range(1..8) {
+                input.extend_from_slice(pieces[rng.gen_range(0..pieces.len())]);
+            }
+            let limits = if round % 2 == 0 {
+                ParserLimits::default()
+            } else {
+                strict
+            };
+            let sizes: Vec<usize> = (0..8).map(|_| rng.gen_range(1..40)).collect();
+            let whole = parse_in_pieces(&input, &[], &limits);
+            let bytewise = parse_in_pieces(&input, &vec![1; input.len()], &limits);
+            let chunked = parse_in_pieces(&input, &sizes, &limits);
+            assert_eq!(whole, bytewise, "{:?}", String::from_utf8_lossy(&input));
+            assert_eq!(whole, chunked, "{:?}", String::from_utf8_lossy(&input));
         }
     }
 

@@ -32,11 +32,21 @@ impl Default for Reply {
     }
 }
 
+/// Writes `<prefix><n>\r\n`. Lengths and counts below 100 (nearly all of them) are written
+/// as one fixed-size store rather than through the integer formatter.
+#[inline]
 fn put_len(buf: &mut BytesMut, prefix: u8, n: i64) {
-    let mut tmp = itoa::Buffer::new();
-    buf.put_u8(prefix);
-    buf.put_slice(tmp.format(n).as_bytes());
-    buf.put_slice(b"\r\n");
+    if (0..10).contains(&n) {
+        buf.put_slice(&[prefix, b'0' + n as u8, b'\r', b'\n']);
+    } else if (10..100).contains(&n) {
+        let n = n as u8;
+        buf.put_slice(&[prefix, b'0' + n / 10, b'0' + n % 10, b'\r', b'\n']);
+    } else {
+        let mut tmp = itoa::Buffer::new();
+        buf.put_u8(prefix);
+        buf.put_slice(tmp.format(n).as_bytes());
+        buf.put_slice(b"\r\n");
+    }
 }
 
 impl Reply {
@@ -114,6 +124,8 @@ impl Reply {
 
     pub fn bulk(&mut self, data: &[u8]) {
         if self.enabled {
+            // One capacity check for the header, the payload and the CRLF.
+            self.buf.reserve(data.len() + 24);
             put_len(&mut self.buf, b'$', data.len() as i64);
             self.buf.put_slice(data);
             self.buf.put_slice(b"\r\n");
