@@ -35,31 +35,16 @@ ROUNDS = int(os.environ.get("ROUNDS", "3"))
 N = int(os.environ.get("N", "2000000"))
 
 sys.path.insert(0, os.path.dirname(__file__))
-from rdb import Conn, free_port, pss_kb  # noqa: E402
+import rdb  # noqa: E402
+from rdb import Conn  # noqa: E402
 
 
-class Server:
+class Server(rdb.Server):
+    """rdb.py's server, in a temp dir of its own, with full syncs starting at once."""
+
     def __init__(self, kind, extra=()):
-        self.kind = kind
-        self.dir = tempfile.mkdtemp(prefix=f"replbench-{kind}-")
-        self.port = free_port()
-        exe = BIN if kind == "ferrodis" else shutil.which("redis-server")
-        args = [exe, "--port", str(self.port), "--save", "", "--appendonly", "no",
-                "--dir", self.dir, "--enable-debug-command", "yes",
-                "--repl-diskless-sync-delay", "0",
-                "--logfile", os.path.join(self.dir, "server.log")] + list(extra)
-        self.proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        deadline = time.time() + 60
-        while True:
-            try:
-                self.c = Conn(self.port)
-                if self.c.cmd("PING") in ("PONG",):
-                    return
-            except OSError:
-                pass
-            if time.time() > deadline or self.proc.poll() is not None:
-                raise RuntimeError(f"{kind} did not start")
-            time.sleep(0.02)
+        super().__init__(kind, tempfile.mkdtemp(prefix=f"replbench-{kind}-"),
+                         ["--repl-diskless-sync-delay", "0"] + list(extra))
 
     def info(self, field, section="replication"):
         for line in self.c.cmd("INFO", section).splitlines():
@@ -67,18 +52,8 @@ class Server:
                 return line.split(":", 1)[1]
         return None
 
-    def pss_kb(self):
-        return pss_kb(self.proc.pid)
-
     def stop(self):
-        try:
-            self.c.cmd("SHUTDOWN", "NOSAVE")
-        except Exception:
-            pass
-        try:
-            self.proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
+        super().stop()
         shutil.rmtree(self.dir, ignore_errors=True)
 
 

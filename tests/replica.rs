@@ -65,14 +65,21 @@ fn ferrodis_replica_of(port: u16, extra: &[&str]) -> Server {
     Server::start(&args)
 }
 
-#[test]
-fn full_sync_disk_based_then_stream_from_redis() {
-    let master = redis_master(&["--repl-diskless-sync", "no"]);
+/// The master filled with every type, and a ferrodis replica of it, in sync: the master's
+/// connection, the replica and the replica's connection.
+fn synced_replica_of(master: &Server) -> (RawConn, Server, RawConn) {
     let mut m = master.raw();
     fill_mixed(&mut m, "a:");
     let replica = ferrodis_replica_of(master.port(), &[]);
     let mut r = replica.raw();
     wait_in_sync(&mut m, &mut r, &replica);
+    (m, replica, r)
+}
+
+#[test]
+fn full_sync_disk_based_then_stream_from_redis() {
+    let master = redis_master(&["--repl-diskless-sync", "no"]);
+    let (mut m, replica, mut r) = synced_replica_of(&master);
     assert_eq!(digest(&mut r), digest(&mut m));
     mutate(&mut m, "a:");
     fill_mixed(&mut m, "b:");
@@ -156,11 +163,7 @@ fn full_sync_diskless_via_replicaof_command() {
 #[test]
 fn link_cut_is_followed_by_a_partial_resync() {
     let master = redis_master(&["--repl-diskless-sync-delay", "0"]);
-    let mut m = master.raw();
-    fill_mixed(&mut m, "a:");
-    let replica = ferrodis_replica_of(master.port(), &[]);
-    let mut r = replica.raw();
-    wait_in_sync(&mut m, &mut r, &replica);
+    let (mut m, replica, mut r) = synced_replica_of(&master);
     // Cut from the replica's side, write meanwhile.
     assert_eq!(r.cmds("CLIENT KILL TYPE master"), Resp::Int(1));
     mutate(&mut m, "a:");
@@ -183,11 +186,7 @@ fn link_cut_is_followed_by_a_partial_resync() {
 #[test]
 fn replicaof_no_one_keeps_data_and_accepts_writes() {
     let master = redis_master(&["--repl-diskless-sync-delay", "0"]);
-    let mut m = master.raw();
-    fill_mixed(&mut m, "a:");
-    let replica = ferrodis_replica_of(master.port(), &[]);
-    let mut r = replica.raw();
-    wait_in_sync(&mut m, &mut r, &replica);
+    let (mut m, _replica, mut r) = synced_replica_of(&master);
     let before = digest(&mut r);
     let old_id = info_field(&mut r, "replication", "master_replid");
     let offset: i64 = info_field(&mut r, "replication", "master_repl_offset")
@@ -239,11 +238,7 @@ fn masterauth_wrong_then_right() {
 #[test]
 fn ferrodis_replica_of_ferrodis() {
     let master = Server::start(&["--enable-debug-command", "yes"]);
-    let mut m = master.raw();
-    fill_mixed(&mut m, "a:");
-    let replica = ferrodis_replica_of(master.port(), &[]);
-    let mut r = replica.raw();
-    wait_in_sync(&mut m, &mut r, &replica);
+    let (mut m, replica, mut r) = synced_replica_of(&master);
     assert_eq!(digest(&mut r), digest(&mut m));
     mutate(&mut m, "a:");
     fill_mixed(&mut m, "b:");

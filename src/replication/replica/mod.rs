@@ -898,22 +898,11 @@ async fn stream(
         }
         (slot, ex.state.cfg.repl_timeout.max(1) as u64 * 1000)
     };
-    let mut parser = RequestParser::new();
-    let mut batch = Batch::new();
-    let mut open_tx = Vec::new();
+    let mut input = StreamInput::new(generation, slot);
     // Whatever followed the payload or the +CONTINUE line is stream already.
     if !conn.inbuf.is_empty() {
         let n = conn.inbuf.len();
-        apply(
-            exec,
-            generation,
-            slot,
-            n,
-            &mut parser,
-            &mut conn.inbuf,
-            &mut batch,
-            &mut open_tx,
-        )?;
+        input.apply(exec, n, &mut conn.inbuf)?;
     }
     let mut tick = tokio::time::interval(Duration::from_secs(1));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -931,16 +920,7 @@ async fn stream(
                 if n == 0 {
                     return Err(Fail::Lost);
                 }
-                apply(
-                    exec,
-                    generation,
-                    slot,
-                    n,
-                    &mut parser,
-                    &mut conn.inbuf,
-                    &mut batch,
-                    &mut open_tx,
-                )?;
+                input.apply(exec, n, &mut conn.inbuf)?;
             }
             _ = tick.tick() => {
                 let (last, pre_psync) = with_link(exec, generation, |l| (l.last_io_ms, l.pre_psync))?;
@@ -979,67 +959,83 @@ async fn send_ack(exec: &RefCell<Executor>, wake: &Notify, conn: &mut Conn) -> R
 /// claimed them, and the PSYNC would skip them; and a save or a full sync of our own
 /// replicas taken in between would pair the image with an offset it does not contain.
 #[allow(clippy::too_many_arguments)]
-fn apply(
-    exec: &RefCell<Executor>,
+/// The master's stream as it is read: parsed, passed on verbatim to our own stream (a
+/// transaction only once complete, so its offset counts once), and executed by the master
+/// client in `slot` of link `generation`.
+struct StreamInput {
     generation: u64,
     slot: usize,
-    n: usize,
-    parser: &mut RequestParser,
-    inbuf: &mut BytesMut,
-    batch: &mut Batch,
-    open_tx: &mut Vec<Vec<bytes::Bytes>>,
-) -> Res<()> {
-    let mut ex = exec.borrow_mut();
-    let now = crate::util::now_ms();
-    match ex.state.repl.link.as_mut() {
-        Some(l) if l.generation == generation => {
-            l.last_io_ms = now;
-            l.read_offset += n as u64;
+    parser: RequestParser,
+    batch: Batch,
+    /// The commands of a MULTI whose EXEC/DISCARD has not arrived yet.
+    open_tx: Vec<Vec<bytes::Bytes>>,
+}
+
+impl StreamInput {
+    fn new(generation: u64, slot: usize) -> StreamInput {
+        StreamInput {
+            generation,
+            slot,
+            parser: RequestParser::new(),
+            batch: Batch::new(),
+            open_tx: Vec::new(),
         }
-        _ => return Err(Fail::Cancelled),
     }
-    // Killed (CLIENT KILL TYPE master) since the last read: the session ends here, and
-    // nothing more may count as applied.
-    if ex.closing_now(slot) {
-        return Err(Fail::Lost);
-    }
-    let limits = ParserLimits {
-        max_bulk_len: None,
-        auth_required: false,
-    };
-    let res = parser.parse(inbuf, batch, &limits);
-    ex.note_input(slot, n, inbuf.len());
-    if !batch.is_empty() {
-        for i in 0..batch.len() {
-            let argv = batch.command(i);
-            let name = argv.first().map_or(&b""[..], |a| &a[..]);
-            if open_tx.is_empty() && !name.eq_ignore_ascii_case(b"multi") {
-                ex.state.propagation.emit_raw(argv);
-                continue;
+
+    /// Applies the `n` bytes just read into `inbuf` (and whatever was left unparsed).
+    fn apply(&mut self, exec: &RefCell<Executor>, n: usize, inbuf: &mut BytesMut) -> Res<()> {
+        let mut ex = exec.borrow_mut();
+        let now = crate::util::now_ms();
+        match ex.state.repl.link.as_mut() {
+            Some(l) if l.generation == self.generation => {
+                l.last_io_ms = now;
+                l.read_offset += n as u64;
             }
-            open_tx.push(argv.to_vec());
-            if name.eq_ignore_ascii_case(b"exec") || name.eq_ignore_ascii_case(b"discard") {
-                for cmd in open_tx.drain(..) {
-                    ex.state.propagation.emit_raw(&cmd);
+            _ => return Err(Fail::Cancelled),
+        }
+        // Killed (CLIENT KILL TYPE master) since the last read: the session ends here, and
+        // nothing more may count as applied.
+        if ex.closing_now(self.slot) {
+            return Err(Fail::Lost);
+        }
+        let limits = ParserLimits {
+            max_bulk_len: None,
+            auth_required: false,
+        };
+        let res = self.parser.parse(inbuf, &mut self.batch, &limits);
+        ex.note_input(self.slot, n, inbuf.len());
+        if !self.batch.is_empty() {
+            for i in 0..self.batch.len() {
+                let argv = self.batch.command(i);
+                let name = argv.first().map_or(&b""[..], |a| &a[..]);
+                if self.open_tx.is_empty() && !name.eq_ignore_ascii_case(b"multi") {
+                    ex.state.propagation.emit_raw(argv);
+                    continue;
+                }
+                self.open_tx.push(argv.to_vec());
+                if name.eq_ignore_ascii_case(b"exec") || name.eq_ignore_ascii_case(b"discard") {
+                    for cmd in self.open_tx.drain(..) {
+                        ex.state.propagation.emit_raw(&cmd);
+                    }
                 }
             }
-        }
-        ex.execute(slot, batch);
-        let db = match ex.clients.get_mut(slot) {
-            Some(Some(c)) => {
-                c.out.buf.clear();
-                Some(c.db)
+            ex.execute(self.slot, &mut self.batch);
+            let db = match ex.clients.get_mut(self.slot) {
+                Some(Some(c)) => {
+                    c.out.buf.clear();
+                    Some(c.db)
+                }
+                _ => None,
+            };
+            // The database the master's stream is in, for our RDB files (repl-stream-db).
+            if let (Some(db), Some(l)) = (db, ex.state.repl.link.as_mut()) {
+                l.master_db = db;
             }
-            _ => None,
-        };
-        // The database the master's stream is in, for our RDB files (repl-stream-db).
-        if let (Some(db), Some(l)) = (db, ex.state.repl.link.as_mut()) {
-            l.master_db = db;
+            // Nothing a master sends blocks or pauses; never let leftovers replay.
+            self.batch.clear();
         }
-        // Nothing a master sends blocks or pauses; never let leftovers replay.
-        batch.clear();
+        res.map_err(|e| Fail::Error(format!("Protocol error from MASTER: {}", e.0)))
     }
-    res.map_err(|e| Fail::Error(format!("Protocol error from MASTER: {}", e.0)))
 }
 
 #[cfg(test)]
@@ -1127,24 +1123,12 @@ mod tests {
             }
             b
         };
-        let mut parser = RequestParser::new();
-        let mut batch = Batch::new();
-        let mut open_tx = Vec::new();
+        let mut input = StreamInput::new(generation, slot);
         let mut inbuf = BytesMut::new();
         let mut feed = |bytes: BytesMut| {
             let n = bytes.len();
             inbuf.extend_from_slice(&bytes);
-            apply(
-                &exec,
-                generation,
-                slot,
-                n,
-                &mut parser,
-                &mut inbuf,
-                &mut batch,
-                &mut open_tx,
-            )
-            .expect("apply");
+            input.apply(&exec, n, &mut inbuf).expect("apply");
             let ex = exec.borrow();
             (ex.state.propagation.offset, stream_db(&ex.state))
         };
