@@ -1,7 +1,8 @@
 //! Acknowledged writes against SIGKILL with the AOF, with real processes and many connections.
 //!
 //! `appendfsync always` is a group commit (`persistence::aof::reply_gate`): replies wait on
-//! the connections until one fsync covers every byte written so far. These tests check the
+//! the connections until one fsync, when the runtime is about to park, covers every byte
+//! written so far. These tests check the
 //! promise from the client's side: after a SIGKILL and a restart, every write any client saw
 //! acknowledged is there, and so is every value any reader was shown (a read must not reveal
 //! a write the disk does not hold). With `everysec`, a SIGKILL keeps what reached write(2)

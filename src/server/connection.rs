@@ -92,12 +92,10 @@ pub async fn serve<S>(
         }
         if !outbuf.is_empty() {
             // appendfsync always: nothing leaves before the AOF bytes it may reflect are on
-            // disk (one fsync releases every connection waiting, see `aof::reply_gate`).
+            // disk. The fsync comes when the runtime is about to park, once every connection
+            // with input ready has run (one fsync for them all, see `aof::reply_gate`).
             let gate = crate::persistence::aof::reply_gate(&exec.borrow().state);
             if let Some((mut synced, target)) = gate {
-                // Let every connection with input ready run first: one fsync for them all.
-                tokio::task::yield_now().await;
-                crate::persistence::aof::request_sync(&mut exec.borrow_mut().state);
                 // An error means the writer is gone, and its drop synced what it held.
                 let _ = synced.wait_for(|&n| n >= target).await;
             }

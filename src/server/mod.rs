@@ -247,10 +247,40 @@ fn spawn_client<S>(
     }
 }
 
+thread_local! {
+    /// The executor, for `before_sleep` (the runtime's park hook cannot capture an `Rc`).
+    /// Set once in `serve_forever`; the runtime and the executor share this one thread.
+    static EXECUTOR: RefCell<std::rc::Weak<RefCell<Executor>>> = const { RefCell::new(std::rc::Weak::new()) };
+    /// Woken by `before_sleep` to make the runtime poll and run one more turn instead of
+    /// parking (a task waits on it, see `serve_forever`).
+    static RUN_AGAIN: Rc<Notify> = Rc::new(Notify::new());
+}
+
+/// Redis's `beforeSleep`: what must happen once every ready connection has run and before
+/// the thread waits for more events. Called by the runtime right before it parks; never
+/// while a task holds the executor (tasks release it before every await).
+fn before_sleep() {
+    let exec = EXECUTOR.with(|e| e.borrow().upgrade());
+    let Some(exec) = exec else {
+        return;
+    };
+    let Ok(mut ex) = exec.try_borrow_mut() else {
+        return;
+    };
+    if crate::persistence::aof::before_sleep(&mut ex.state)
+        == crate::persistence::aof::Sleep::RunAgain
+    {
+        // A ready task keeps the runtime from blocking: it polls for events, runs what is
+        // ready, and comes back here.
+        RUN_AGAIN.with(|n| n.notify_one());
+    }
+}
+
 /// Runs the server until shutdown; returns the process exit code.
 pub fn run(cfg: Config, config_file: Option<std::path::PathBuf>) -> Result<i32, StartError> {
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
+        .on_thread_park(before_sleep)
         .build()
         .map_err(StartError::Runtime)?;
     let local = tokio::task::LocalSet::new();
@@ -291,6 +321,13 @@ async fn serve_forever(
         .unwrap_or(cfg.port);
     let hz = cfg.hz.max(1);
     let exec = Rc::new(RefCell::new(Executor::new(cfg)));
+    EXECUTOR.with(|e| *e.borrow_mut() = Rc::downgrade(&exec));
+    let run_again = RUN_AGAIN.with(|n| n.clone());
+    tokio::task::spawn_local(async move {
+        loop {
+            run_again.notified().await;
+        }
+    });
     {
         let mut ex = exec.borrow_mut();
         ex.state.tcp_port = port;
