@@ -15,8 +15,10 @@
 //! # Writing
 //!
 //! The AOF consumes the propagation stream (`executor::propagate`): `replication::master::feed`
-//! hands us each batch's bytes, which are appended to `buf` and written to the incr file at
-//! once with write(2). Then, by `appendfsync`:
+//! hands us each batch's bytes, which are appended to `buf`. When the runtime has run every
+//! ready connection and is about to park, `before_sleep` (Redis's `beforeSleep`) writes the
+//! turn's bytes with one write(2); the replies of the turn leave after that (`reply_gate`).
+//! Then, by `appendfsync`:
 //!
 //! - `always`: group commit, as Redis's `beforeSleep` does it. A connection about to send
 //!   output checks `reply_gate`: if the AOF holds bytes not on disk yet, it waits until the
@@ -39,7 +41,7 @@
 //!
 //! A failed write leaves the bytes in `buf` (the partial write is truncated away), sets
 //! `aof_last_write_status:err`, makes writes fail with `-MISCONF Errors writing to the AOF
-//! file: ...`, and is retried from the cron until it succeeds.
+//! file: ...`, and is retried every turn (and from the cron) until it succeeds.
 //!
 //! # Loading
 //!
@@ -123,6 +125,10 @@ struct Shared {
     /// `synced`, published to the connections waiting to send replies under `always`
     /// (group commit, see `reply_gate`). Never ahead of `synced`.
     synced_tx: tokio::sync::watch::Sender<u64>,
+    /// Under `everysec` and `no`: the stream bytes (written + buffered) that `before_sleep`
+    /// has tried to write, published to the replies waiting for that (see `reply_gate`).
+    /// Only the executor sends on it.
+    flushed_tx: tokio::sync::watch::Sender<u64>,
     in_progress: AtomicBool,
     stop: AtomicBool,
     policy: AtomicU8,
@@ -206,9 +212,8 @@ pub fn enabled(state: &State) -> bool {
     state.aof.on
 }
 
-/// Appends stream bytes (RESP commands, SELECTs included) to the AOF, and writes them out
-/// before returning — except under `always`, where the turn's bytes are written together
-/// right before their fsync (`before_sleep`).
+/// Appends stream bytes (RESP commands, SELECTs included) to the AOF buffer; the turn's
+/// bytes are written together by `before_sleep` (under `always` right before their fsync).
 pub fn feed(state: &mut State, data: &[u8]) {
     if !state.aof.on {
         return;
@@ -248,15 +253,13 @@ pub fn feed(state: &mut State, data: &[u8]) {
     }
     repl::annotate(state, start);
     state.aof.repl.offset = end;
+    // Written once per runtime turn, by `before_sleep`, as Redis writes once per event-loop
+    // turn in `beforeSleep`.
     state.aof.buf.extend_from_slice(data);
-    // `always` writes once per runtime turn, just before the fsync (`before_sleep`).
-    if Policy::of(state) != Policy::Always {
-        flush(state, false);
-    }
 }
 
-/// End of a command batch: anything still buffered (a postponed or failed write) is retried,
-/// so under `always` nothing in the buffer is acknowledged unwritten.
+/// End of a command batch: the stream may stop, a finished rewrite may switch files. The
+/// batch's bytes stay buffered for `before_sleep`.
 pub fn after_batch(state: &mut State) {
     if state.aof.drain_stream {
         state.aof.drain_stream = false;
@@ -266,9 +269,6 @@ pub fn after_batch(state: &mut State) {
     }
     if state.aof.on {
         rewrite::switch_if_reached(state);
-    }
-    if state.aof.on && !state.aof.buf.is_empty() && Policy::of(state) != Policy::Always {
-        flush(state, false);
     }
 }
 
@@ -458,15 +458,27 @@ pub fn before_sleep(state: &mut State) -> Sleep {
     let Some(w) = &state.aof.writer else {
         return Sleep::Park;
     };
+    let shared = w.shared.clone();
     if Policy::of(state) != Policy::Always {
         // Replies that began waiting before fsyncs were held back (no-appendfsync-on-rewrite)
         // or the policy changed are released by the fsync thread.
-        if w.shared.synced_tx.receiver_count() > 0 {
+        if shared.synced_tx.receiver_count() > 0 {
             request_sync(state);
         }
+        // One write(2) for the turn (Redis's flushAppendOnlyFile in beforeSleep), possibly
+        // postponed behind a running fsync; the replies of the turn leave after the attempt,
+        // as Redis sends them after it.
+        if !state.aof.buf.is_empty() {
+            flush(state, false);
+        }
+        let total = shared.written.load(Ordering::Acquire) + state.aof.buf.len() as u64;
+        shared.flushed_tx.send_if_modified(|v| {
+            let changed = *v < total;
+            *v = total;
+            changed
+        });
         return Sleep::Park;
     }
-    let shared = w.shared.clone();
     let total = shared.written.load(Ordering::Acquire) + state.aof.buf.len() as u64;
     if total <= shared.synced.load(Ordering::Acquire) {
         state.aof.gather_turns = 0;
@@ -506,20 +518,27 @@ impl Shared {
     }
 }
 
-/// Under `appendfsync always`, what a connection must wait for before sending the output it
-/// just took: every byte written to the AOF so far on disk. Redis holds all replies of an
-/// event-loop turn until `beforeSleep` has written and fsynced the AOF; here `before_sleep`
-/// does the same when the runtime is about to park, and one fsync releases every reply that
-/// was waiting for bytes it covers (group commit). Replies that only read wait too: they may
-/// show writes the disk does not hold yet.
+/// What a connection must wait for before sending the output it just took, with the AOF on.
+/// Redis holds all replies of an event-loop turn until `beforeSleep` has written (and under
+/// `always` fsynced) the AOF; here `before_sleep` does the same when the runtime is about to
+/// park. Under `always` the reply waits until every byte written to the AOF so far is on
+/// disk, and one fsync releases every reply waiting for bytes it covers (group commit);
+/// replies that only read wait too: they may show writes the disk does not hold yet. Under
+/// `everysec` and `no` it waits, when the AOF buffer holds bytes, for the turn's write.
 pub fn reply_gate(state: &State) -> Option<(tokio::sync::watch::Receiver<u64>, u64)> {
     let aof = &state.aof;
-    if !aof.on || Policy::of(state) != Policy::Always {
+    if !aof.on {
         return None;
     }
     let shared = &aof.writer.as_ref()?.shared;
     // What the turn buffered is written by `before_sleep`.
     let target = shared.written.load(Ordering::Acquire) + aof.buf.len() as u64;
+    if Policy::of(state) != Policy::Always {
+        if aof.buf.is_empty() {
+            return None;
+        }
+        return Some((shared.flushed_tx.subscribe(), target));
+    }
     if shared.synced.load(Ordering::Acquire) >= target {
         return None;
     }
@@ -999,6 +1018,7 @@ fn new_writer(state: &State, file: File) -> io::Result<Writer> {
         written: AtomicU64::new(0),
         synced: AtomicU64::new(0),
         synced_tx: tokio::sync::watch::Sender::new(0),
+        flushed_tx: tokio::sync::watch::Sender::new(0),
         in_progress: AtomicBool::new(false),
         stop: AtomicBool::new(false),
         policy: AtomicU8::new(Policy::of(state) as u8),

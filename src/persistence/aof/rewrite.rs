@@ -514,6 +514,8 @@ mod tests {
             out,
             "+OK\r\n+Background append only file rewriting started\r\n+OK\r\n+OK\r\n"
         );
+        // The end of the runtime turn writes what the turn buffered.
+        super::super::before_sleep(&mut exec.state);
         let aod = dir.join("aod");
         let old = std::fs::read_to_string(aod.join("appendonly.aof.1.incr.aof")).unwrap();
         assert_eq!(
@@ -533,6 +535,7 @@ mod tests {
         );
         // The next batch appends to the new file, re-selecting nothing.
         run(&mut exec, c, &[&["SET", "c", "3"]]);
+        super::super::before_sleep(&mut exec.state);
         let new = std::fs::read_to_string(aod.join("appendonly.aof.2.incr.aof")).unwrap();
         assert!(new.ends_with(&resp(&["SET", "c", "3"])));
         assert!(super::in_progress(&exec.state));

@@ -259,6 +259,8 @@ mod tests {
             assert!(exec.state.aof.wait && exec.state.aof.on);
             assert!(super::rewrite::in_progress(&exec.state));
             crate::replication::master::feed(&mut exec);
+            // The end of the runtime turn writes what the turn buffered.
+            super::super::before_sleep(&mut exec.state);
             let aod = dir.join("aod");
             let tmp = std::fs::read_to_string(aod.join("temp-appendonly.aof.incr")).unwrap();
             // The file starts the AOF's history at the rewrite's stream offset (0: the
