@@ -301,9 +301,9 @@ pub fn cron(state: &mut State) {
     if state.aof.on && Policy::of(state) == Policy::Always {
         request_sync(state);
     }
-    // A policy changed away from `always` leaves its buffer to the normal path.
-    if state.aof.on && !state.aof.buf.is_empty() {
-        flush(state, false);
+    // `everysec`/`no`: the turn's write, for a runtime too busy to reach `before_sleep`.
+    if state.aof.on && Policy::of(state) != Policy::Always {
+        write_turn(state);
     }
     rewrite::cron(state);
 }
@@ -465,18 +465,7 @@ pub fn before_sleep(state: &mut State) -> Sleep {
         if shared.synced_tx.receiver_count() > 0 {
             request_sync(state);
         }
-        // One write(2) for the turn (Redis's flushAppendOnlyFile in beforeSleep), possibly
-        // postponed behind a running fsync; the replies of the turn leave after the attempt,
-        // as Redis sends them after it.
-        if !state.aof.buf.is_empty() {
-            flush(state, false);
-        }
-        let total = shared.written.load(Ordering::Acquire) + state.aof.buf.len() as u64;
-        shared.flushed_tx.send_if_modified(|v| {
-            let changed = *v < total;
-            *v = total;
-            changed
-        });
+        write_turn(state);
         return Sleep::Park;
     }
     let total = shared.written.load(Ordering::Acquire) + state.aof.buf.len() as u64;
@@ -503,6 +492,24 @@ pub fn before_sleep(state: &mut State) -> Sleep {
         shared.publish(target);
     }
     Sleep::Park
+}
+
+/// Under `everysec` and `no`: one write(2) for what the turn buffered (Redis's
+/// flushAppendOnlyFile in beforeSleep), possibly postponed behind a running fsync; the
+/// replies waiting at `reply_gate` leave after the attempt, as Redis sends them after it.
+fn write_turn(state: &mut State) {
+    if !state.aof.buf.is_empty() {
+        flush(state, false);
+    }
+    let Some(w) = &state.aof.writer else {
+        return;
+    };
+    let total = w.shared.written.load(Ordering::Acquire) + state.aof.buf.len() as u64;
+    w.shared.flushed_tx.send_if_modified(|v| {
+        let changed = *v < total;
+        *v = total;
+        changed
+    });
 }
 
 impl Shared {
@@ -1200,6 +1207,34 @@ mod tests {
             exec.state.cfg.appendfsync = "everysec".into();
             set(&mut exec, "e");
             assert_eq!(before_sleep(&mut exec.state), Sleep::Park);
+        });
+    }
+
+    #[test]
+    fn everysec_replies_wait_for_the_turns_write_which_the_cron_also_does() {
+        in_temp_dir("turnwrite", |dir| {
+            let (mut exec, c) = exec_in(dir, "everysec");
+            exec.state.cfg.appendfilename = "t".into();
+            start(&mut exec).unwrap();
+            let incr = dir.join("appendonlydir").join("t.1.incr.aof");
+            let before = std::fs::metadata(&incr).unwrap().len();
+            run(&mut exec, c, &[&["SET", "k", "v"]]);
+            crate::replication::master::feed(&mut exec);
+            // Buffered, not written: the reply must wait.
+            assert_eq!(std::fs::metadata(&incr).unwrap().len(), before);
+            let (rx, target) = reply_gate(&exec.state).expect("the reply waits for the write");
+            assert!(*rx.borrow() < target);
+            // A runtime that never parks still gets the write (and the release) from the cron.
+            cron(&mut exec.state);
+            assert!(*rx.borrow() >= target);
+            assert!(std::fs::metadata(&incr).unwrap().len() > before);
+            assert!(reply_gate(&exec.state).is_none());
+            // The park hook does the same.
+            run(&mut exec, c, &[&["SET", "k", "w"]]);
+            crate::replication::master::feed(&mut exec);
+            let (rx, target) = reply_gate(&exec.state).unwrap();
+            assert_eq!(before_sleep(&mut exec.state), Sleep::Park);
+            assert!(*rx.borrow() >= target);
         });
     }
 }
