@@ -156,11 +156,7 @@ impl Drop for Writer {
         if self.shared.policy.load(Ordering::Relaxed) == Policy::Always as u8
             && target > self.shared.synced.load(Ordering::Acquire)
         {
-            if let Err(e) = self.shared.file.sync_data() {
-                tracing::warn!("Can't persist append-only file: {}", strerror(&e));
-                std::process::exit(1);
-            }
-            self.shared.publish(target);
+            self.shared.sync_or_exit(target);
         }
     }
 }
@@ -485,11 +481,7 @@ pub fn before_sleep(state: &mut State) -> Sleep {
     }
     let target = shared.written.load(Ordering::Acquire);
     if target > shared.synced.load(Ordering::Acquire) {
-        if let Err(e) = shared.file.sync_data() {
-            tracing::warn!("Can't persist append-only file: {}", strerror(&e));
-            std::process::exit(1);
-        }
-        shared.publish(target);
+        shared.sync_or_exit(target);
     }
     Sleep::Park
 }
@@ -505,9 +497,16 @@ fn write_turn(state: &mut State) {
         return;
     };
     let total = w.shared.written.load(Ordering::Acquire) + state.aof.buf.len() as u64;
-    w.shared.flushed_tx.send_if_modified(|v| {
-        let changed = *v < total;
-        *v = total;
+    raise(&w.shared.flushed_tx, total);
+}
+
+/// Raises a published offset to `n` (never lowers it), waking the replies waiting for it.
+fn raise(tx: &tokio::sync::watch::Sender<u64>, n: u64) {
+    tx.send_if_modified(|v| {
+        let changed = *v < n;
+        if changed {
+            *v = n;
+        }
         changed
     });
 }
@@ -516,12 +515,18 @@ impl Shared {
     /// Records that the first `n` bytes are on disk and wakes the replies waiting for them.
     fn publish(&self, n: u64) {
         self.synced.fetch_max(n, Ordering::Release);
-        let synced = self.synced.load(Ordering::Acquire);
-        self.synced_tx.send_if_modified(|v| {
-            let changed = *v < synced;
-            *v = synced;
-            changed
-        });
+        raise(&self.synced_tx, self.synced.load(Ordering::Acquire));
+    }
+
+    /// Under `always`: fdatasyncs, then publishes `target` (bytes written before the call).
+    /// A failed fsync exits, as in Redis: the replies waiting would acknowledge writes the
+    /// disk may not hold.
+    fn sync_or_exit(&self, target: u64) {
+        if let Err(e) = self.file.sync_data() {
+            tracing::warn!("Can't persist append-only file: {}", strerror(&e));
+            std::process::exit(1);
+        }
+        self.publish(target);
     }
 }
 
@@ -569,11 +574,7 @@ fn fsync_loop(shared: Arc<Shared>) {
                 if target <= shared.synced.load(Ordering::Acquire) {
                     break;
                 }
-                if let Err(e) = shared.file.sync_data() {
-                    tracing::warn!("Can't persist append-only file: {}", strerror(&e));
-                    std::process::exit(1);
-                }
-                shared.publish(target);
+                shared.sync_or_exit(target);
             }
             continue;
         }
